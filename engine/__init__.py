@@ -1,0 +1,1 @@
+"""Oneiric: a live-coded audio-visual rig for collective dreamscapes."""
