@@ -1,0 +1,123 @@
+"""merge.frag against a numpy model of the same blend, on random layers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.visuals.merge import Blend, Merge, slot_table
+
+
+def reference(layers: np.ndarray, table: np.ndarray, resonance: float) -> np.ndarray:
+    """layers: (n, h, w, 3) floats in 0..1, top row first. Returns (h, w, 3)."""
+    n, h, w, _ = layers.shape
+    ys = 1.0 - (np.arange(h) + 0.5) / h
+    xs = (np.arange(w) + 0.5) / w
+    uvx, uvy = np.meshgrid(xs, ys)
+    aspect = w / h
+    sigma = 0.55 / np.sqrt(max(n, 1))
+    inv2s2 = 1.0 / (2 * sigma * sigma)
+    homes = table[:, 1, :2].astype(np.float64)
+    d2 = ((uvx[None] - homes[:, 0, None, None]) * aspect) ** 2 + (
+        uvy[None] - homes[:, 1, None, None]
+    ) ** 2
+    own = np.exp(-(d2 - d2.min(axis=0)) * inv2s2)
+    own /= own.sum(axis=0)
+    first_mode = int(table[0, 0, 2])
+    acc = np.full((h, w, 3), 1.0 if first_mode == Blend.MULTIPLY else 0.0)
+    exposure = np.zeros((h, w, 3))
+    for i in range(n):
+        layer, wt, mode = int(table[i, 0, 0]), float(table[i, 0, 1]), int(table[i, 0, 2])
+        if wt <= 0:
+            continue
+        wmap = (wt * (own[i] * (1 - resonance) + resonance))[..., None]
+        c = layers[layer]
+        if mode == Blend.ADD:
+            acc = acc + wmap * c
+        elif mode == Blend.SCREEN:
+            acc = acc + wmap * c * (1 - acc)
+        elif mode == Blend.MULTIPLY:
+            acc = acc + (acc * c - acc) * wmap
+        elif mode == Blend.DREAM:
+            exposure += wmap * c
+        elif mode == Blend.LIGHTEN:
+            acc = acc + (np.maximum(acc, c) - acc) * wmap
+        elif mode == Blend.DIFFERENCE:
+            acc = acc + (np.abs(acc - c) - acc) * wmap
+    glow = 1 - np.exp(-exposure)
+    return 1 - (1 - np.clip(acc, 0, 1)) * (1 - glow)
+
+
+def run_merge(gl, layers_u8: np.ndarray, table: np.ndarray, resonance: float, chaos=0.0, t=0.0):
+    n, h, w, _ = layers_u8.shape
+    tex = gl.texture_array((w, h, n), 4)
+    # the shader samples layers in GL orientation (bottom row first): store them flipped
+    rgba = np.concatenate([layers_u8[:, ::-1], np.full((n, h, w, 1), 255, np.uint8)], axis=-1)
+    tex.write(np.ascontiguousarray(rgba))
+    merge = Merge(gl, (w, h))
+    try:
+        merge.render(tex, table, resonance=resonance, chaos=chaos, time=t)
+        return merge.read().copy()
+    finally:
+        merge.release()
+        tex.release()
+
+
+@pytest.mark.parametrize("n", [1, 7, 64])
+@pytest.mark.parametrize("mode", list(Blend))
+def test_merge_matches_numpy(gl, n, mode):
+    rng = np.random.default_rng(n * 10 + int(mode))
+    h, w = 36, 64
+    layers = rng.integers(0, 256, (n, h, w, 3), dtype=np.uint8)
+    order = rng.permutation(n)  # slots read layers in any order
+    weights = rng.uniform(0.0, 1.0, n) * (2.0 / n if mode == Blend.ADD else 1.0)
+    weights[rng.random(n) < 0.1] = 0.0  # some muted dreamers
+    homes = rng.uniform(0, 1, (n, 2))
+    table = slot_table(order, weights, np.full(n, int(mode)), homes)
+    for resonance in (0.0, 0.4, 1.0):
+        got = run_merge(gl, layers, table, resonance).astype(np.float64)
+        want = reference(layers / 255.0, table, resonance) * 255.0
+        err = np.abs(got - want).max()
+        assert err <= 2.0, f"mode {mode.name} n={n} resonance={resonance}: max error {err:.2f}/255"
+
+
+def test_mixed_modes_per_layer(gl):
+    rng = np.random.default_rng(5)
+    n, h, w = 12, 24, 40
+    layers = rng.integers(0, 256, (n, h, w, 3), dtype=np.uint8)
+    modes = rng.integers(0, len(Blend), n)
+    modes[0] = Blend.MULTIPLY  # a multiply-bottom stack starts from white
+    table = slot_table(np.arange(n), rng.uniform(0, 0.6, n), modes, rng.uniform(0, 1, (n, 2)))
+    got = run_merge(gl, layers, table, 0.7).astype(np.float64)
+    want = reference(layers / 255.0, table, 0.7) * 255.0
+    assert np.abs(got - want).max() <= 2.0
+
+
+def test_resonance_fuses_layers(gl):
+    """At resonance 0 each dreamer owns its region; at 1 all layers cover the frame."""
+    n, h, w = 2, 36, 64
+    layers = np.zeros((n, h, w, 3), np.uint8)
+    layers[0, ..., 0] = 255  # red dreamer, home on the left
+    layers[1, ..., 2] = 255  # blue dreamer, home on the right
+    table = slot_table(np.arange(2), np.ones(2), np.full(2, Blend.SCREEN), [[0.1, 0.5], [0.9, 0.5]])
+    apart = run_merge(gl, layers, table, 0.0)
+    fused = run_merge(gl, layers, table, 1.0)
+    left, right = apart[:, : w // 4].mean(axis=(0, 1)), apart[:, -w // 4 :].mean(axis=(0, 1))
+    assert left[0] > 200 and left[2] < 30, left
+    assert right[2] > 200 and right[0] < 30, right
+    assert fused[..., 0].min() > 250 and fused[..., 2].min() > 250
+
+
+def test_chaos_tears_layers_deterministically(gl):
+    rng = np.random.default_rng(9)
+    n, h, w = 8, 72, 128
+    layers = rng.integers(0, 256, (n, h, w, 3), dtype=np.uint8)
+    table = slot_table(np.arange(n), np.full(n, 0.5), np.full(n, Blend.DREAM), rng.random((n, 2)))
+    calm = run_merge(gl, layers, table, 0.5, chaos=0.0, t=1.0)
+    torn = run_merge(gl, layers, table, 0.5, chaos=0.9, t=1.0)
+    again = run_merge(gl, layers, table, 0.5, chaos=0.9, t=1.0)
+    later = run_merge(gl, layers, table, 0.5, chaos=0.9, t=1.5)
+    assert np.array_equal(torn, again)
+    diff = np.abs(torn.astype(int) - calm.astype(int)).mean()
+    assert diff > 10, f"chaos 0.9 changed the image by only {diff:.1f}/255 on average"
+    assert not np.array_equal(torn, later), "the malfunction should flicker over time"
