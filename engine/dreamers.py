@@ -1,0 +1,218 @@
+"""A dreamer: one person's signals, features, params, layer and voice.
+
+A dreamer pulls samples from its source into ring buffers, analyses them on a
+fixed schedule (10 times a second, staggered across dreamers so no frame pays for
+all of them), and smooths the results every frame into the values its layer
+shader and voice read. In "raw" drive the layer gets the signals themselves with
+nothing enhanced beyond smoothing; in "features" drive the band shares are also
+stretched against the dreamer's own recent range, so a quiet sleeper still moves.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.features import FeatureSet, compute_features
+from engine.params import ParamSpace, ParamSpec
+from engine.sources.simulate import RATES, STAGES, Hypnogram, SimulatedDreamer
+from engine.visuals.layers import FIELDS, SIGNAL_WIDTH
+from engine.visuals.merge import BLEND_NAMES
+
+ANALYSIS_RATE = 10.0  # feature updates per second per dreamer
+WINDOWS = {"eeg": 4.0, "ecg": 8.0, "resp": 30.0}  # seconds of history each analysis reads
+SCOPE_SECONDS = 2.0  # how much raw signal a layer shader sees through signal()
+BANDS = ("delta", "theta", "alpha", "sigma", "beta", "gamma")
+# rough physiological full scales, so raw signals reach shaders at about -1..1
+SIGNAL_SCALE = {"eeg": 100.0, "ecg": 1.5}
+# a pentatonic spread of voice pitches (semitones above the root), so a crowd is a chord
+PENTATONIC = (0, 3, 5, 7, 10, 12, 15, 17, 19, 22, 24, 27)
+ROOT_HZ = 55.0
+
+GROUP_PARAMS = (
+    ParamSpec("/group/entrain", 0.0, 0.0, 1.0, smooth=1.0, doc="pull breathing into step"),
+    ParamSpec("/group/breath_rate", 10.0, 4.0, 20.0, unit="1/min", doc="the group's breath"),
+)
+
+
+def dreamer_params(n: int, *, hue: float, pitch: float) -> tuple[ParamSpec, ...]:
+    """The params of dreamer n (1-based, as in /dreamer/3/weight)."""
+    p = f"/dreamer/{n}"
+    return (
+        ParamSpec(f"{p}/weight", 1.0, smooth=0.1, doc="share of the merge"),
+        ParamSpec(f"{p}/mute", 0.0, kind="bool", doc="silence and hide (fades with the cue)"),
+        ParamSpec(f"{p}/hue", hue, smooth=0.3, doc="colour of the layer"),
+        ParamSpec(f"{p}/warp", 0.5, 0.0, 2.0, smooth=0.3, doc="distortion of the layer"),
+        ParamSpec(f"{p}/speed", 1.0, 0.0, 4.0, smooth=0.3, doc="time scale of the layer"),
+        ParamSpec(f"{p}/volume", 0.7, smooth=0.05, doc="voice level"),
+        ParamSpec(f"{p}/pitch", pitch, 20.0, 2000.0, curve="log", smooth=0.2, unit="Hz"),
+        ParamSpec(f"{p}/blend", 0.0, kind="enum", choices=("merge", *BLEND_NAMES)),
+    )
+
+
+class Ring:
+    """The last `size` samples of a signal, contiguous, without reallocating."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._buf = np.zeros(2 * size)
+        self._end = size  # data lives in _buf[_end - size:_end]
+        self.filled = 0
+
+    def extend(self, x: np.ndarray) -> None:
+        x = x[-self.size :]
+        n = len(x)
+        if self._end + n > len(self._buf):
+            self._buf[: self.size] = self._buf[self._end - self.size : self._end]
+            self._end = self.size
+        self._buf[self._end : self._end + n] = x
+        self._end += n
+        self.filled = min(self.size, self.filled + n)
+
+    def last(self, n: int | None = None) -> np.ndarray:
+        n = self.filled if n is None else min(n, self.filled)
+        return self._buf[self._end - n : self._end]
+
+
+@dataclass(slots=True)
+class _Running:
+    """Slow running mean/variance for the "features" drive's auto-range."""
+
+    mean: float = 0.0
+    var: float = 0.0
+    n: int = 0
+
+    def stretch(self, x: float, rate: float) -> float:
+        if self.n == 0:
+            self.mean, self.var = x, 1e-4
+        self.n += 1
+        self.mean += rate * (x - self.mean)
+        self.var += rate * ((x - self.mean) ** 2 - self.var)
+        z = (x - self.mean) / math.sqrt(self.var + 1e-6)
+        return 1.0 / (1.0 + math.exp(-1.6 * z))
+
+
+class Dreamer:
+    def __init__(
+        self,
+        index: int,
+        *,
+        seed: int,
+        hypnogram: Hypnogram,
+        shader: str,
+        patch: str,
+        drive: str,
+        enhance: bool,
+        params: ParamSpace,
+        count: int,
+        time_offset: float = 0.0,
+    ) -> None:
+        self.index = index
+        self.id = index + 1
+        self.layer = index  # where its image lives in the layer array (the show may reorder)
+        self.time_offset = time_offset  # source time at show time 0 (history before the show)
+        self.path = f"/dreamer/{self.id}"
+        self.shader, self.patch, self.drive, self.enhance = shader, patch, drive, enhance
+        self.seed = seed
+        self.params = params
+        self.source = SimulatedDreamer(seed, hypnogram)
+        self.rings = {k: Ring(int(WINDOWS[k] * RATES[k])) for k in WINDOWS}
+        self.features = FeatureSet()
+        self.values = {name: 0.0 for name in FIELDS}
+        self._running = {b: _Running() for b in BANDS}
+        self._analysed_at = 0.0
+        self._last_beat = -1e9
+        golden = 0.6180339887498949
+        for spec in dreamer_params(
+            self.id,
+            hue=(index * golden) % 1.0,
+            pitch=ROOT_HZ * 2 ** (PENTATONIC[index % len(PENTATONIC)] / 12),
+        ):
+            params.register(spec)
+        # homes spread over the frame on a golden-angle spiral: neighbours never share a spot
+        r = math.sqrt((index + 0.5) / count) * 0.42
+        a = index * 2.399963229728653
+        self.home = (0.5 + r * math.cos(a), 0.5 + r * math.sin(a))
+
+    def param(self, name: str) -> float:
+        return self.params.get(f"{self.path}/{name}")
+
+    def pull(self, t: float) -> None:
+        """Bring the signal buffers up to show time t."""
+        for name, samples in self.source.read(t + self.time_offset).items():
+            if name in self.rings and len(samples):
+                self.rings[name].extend(samples)
+
+    def analyse(self, t: float) -> None:
+        """Recompute features from the buffered windows (the 10 Hz schedule calls this)."""
+        eeg, ecg, resp = (self.rings[k].last() for k in ("eeg", "ecg", "resp"))
+        self.features = compute_features(eeg, RATES["eeg"], ecg, RATES["ecg"], resp, RATES["resp"])
+        if self.features.last_beat_age is not None:
+            self._last_beat = t - self.features.last_beat_age
+        self._analysed_at = t
+
+    def step(self, t: float, dt: float) -> None:
+        """Smooth the latest features into this frame's values."""
+        f = self.features
+        k = 1.0 - math.exp(-dt / 0.4) if dt > 0 else 1.0
+        v = self.values
+        for b in BANDS:
+            x = getattr(f, b)
+            if self.enhance and self.drive == "features":
+                x = self._running[b].stretch(x, dt / 20.0 if dt > 0 else 1.0)
+            v[b] += (x - v[b]) * k
+        v["arousal"] += (f.arousal - v["arousal"]) * k
+        v["quality"] += (f.quality - v["quality"]) * k
+        v["depth"] = 1.0 - v["arousal"]
+        v["heart"] += (f.heart_bpm - v["heart"]) * k
+        v["breath_rate"] += (f.breath_rate - v["breath_rate"]) * k
+        if self.drive == "raw":
+            # nothing derived: the newest samples themselves, lightly smoothed
+            v["beat"] += (self._scaled("ecg", 8).max(initial=0.0) - v["beat"]) * 0.5
+            v["breath"] += (0.5 + 0.5 * self._scaled("resp", 4).mean() - v["breath"]) * 0.5
+        else:
+            v["beat"] = math.exp(-(t - self._last_beat) * 5.0)
+            v["breath"] = 0.5 - 0.5 * math.cos(self.breath_phase(t))
+        v["breath_phase"] = (self.breath_phase(t) / (2 * math.pi)) % 1.0
+        v["stage"] = float(STAGES.index(f.stage)) if f.stage in STAGES else 0.0
+        for name in ("hue", "warp", "speed"):
+            v[name] = self.param(name)
+        v["seed"] = (self.seed % 1000) / 1000.0
+
+    def breath_phase(self, t: float) -> float:
+        """Breath phase now: the last analysis, run forward at the measured rate."""
+        f = self.features
+        return f.breath_phase + 2 * math.pi * f.breath_rate / 60.0 * (t - self._analysed_at)
+
+    def _scaled(self, name: str, n: int) -> np.ndarray:
+        x = self.rings[name].last(n)
+        if name == "resp":
+            ref = self.rings["resp"].last()
+            return (x - ref.mean()) / (3 * ref.std() + 1e-9)
+        return np.clip(x / SIGNAL_SCALE[name], -1.0, 1.0)
+
+    def signal_rows(self) -> np.ndarray:
+        """(3, SIGNAL_WIDTH): the last SCOPE_SECONDS of eeg, ecg, resp at about -1..1."""
+        out = np.zeros((3, SIGNAL_WIDTH), np.float32)
+        for row, name in enumerate(("eeg", "ecg", "resp")):
+            n = int(SCOPE_SECONDS * RATES[name])
+            x = self._scaled(name, n)
+            if len(x) >= 2:
+                src = np.linspace(0.0, 1.0, len(x))
+                out[row] = np.interp(np.linspace(0.0, 1.0, SIGNAL_WIDTH), src, x)
+        return out
+
+    def audio_controls(self) -> dict[str, float]:
+        v = self.values
+        return {
+            "amp": v["breath"],
+            "breath_phase": v["breath_phase"],
+            "alpha": v["alpha"],
+            "theta": v["theta"],
+            "delta": v["delta"],
+            "heart_bpm": v["heart"] if v["heart"] > 0 else 60.0,
+            "arousal": v["arousal"],
+            "pitch": self.param("pitch"),
+        }

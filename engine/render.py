@@ -1,0 +1,145 @@
+"""Offline rendering: the show on a frame clock, into a file.
+
+The output is written beside its final name and renamed only when complete, so
+an interrupted render never leaves a truncated file where a finished one should
+be. Frame and audio hashes are kept so renders can be compared bit for bit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from engine import sets
+from engine.audio.engine import available_patches
+from engine.clock import FrameClock
+from engine.show import Show
+from engine.visuals.context import headless_context
+from engine.visuals.shaders import available_layers
+from engine.visuals.sinks import PngSink, RawAudio, VideoSink, mux
+
+
+@dataclass
+class RenderResult:
+    output: Path | None
+    frames: int
+    size: tuple[int, int]
+    fps: float
+    duration: float  # seconds of show
+    wall: float  # seconds it took
+    frame_hashes: list[str] = field(default_factory=list)
+    audio_hash: str = ""
+    audio_samples: int = 0
+
+    @property
+    def speed(self) -> float:
+        """Show seconds per wall second (1.0 = real time)."""
+        return self.duration / self.wall if self.wall > 0 else float("inf")
+
+    def summary(self) -> str:
+        w, h = self.size
+        where = f" -> {self.output}" if self.output else ""
+        return (
+            f"rendered {self.frames} frames ({self.duration:.2f} s at {w}x{h}, {self.fps:g} fps)"
+            f" in {self.wall:.1f} s: {self.speed:.2f}x real time{where}"
+        )
+
+
+def load_set(path: Path | str) -> sets.SetSpec:
+    return sets.load(path, shaders=set(available_layers()), patches=set(available_patches()))
+
+
+@contextlib.contextmanager
+def _partial(output: Path) -> Iterator[Path]:
+    """A temporary path beside `output`, renamed onto it only if the block succeeds."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(f".{output.name}.partial-{os.getpid()}{output.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, output)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def render(
+    spec: sets.SetSpec,
+    output: Path | None,
+    *,
+    size: tuple[int, int] | None = None,
+    fps: float | None = None,
+    duration: float | None = None,
+    frames_dir: Path | None = None,
+    audio: bool = True,
+    progress: bool = True,
+) -> RenderResult:
+    """Render a set to `output` (MP4, H.264 + AAC) and/or a folder of PNG frames."""
+    fps = fps or spec.fps
+    duration = spec.duration if duration is None else duration
+    n_frames = max(1, round(duration * fps))
+    ctx = headless_context()
+    try:
+        show = Show(spec, ctx, size=size, fps=fps, audio=audio)
+    except BaseException:
+        ctx.release()
+        raise
+    clock = FrameClock(fps)
+    result = RenderResult(output, n_frames, show.size, fps, n_frames / fps, 0.0)
+    audio_hash = hashlib.blake2b(digest_size=16)
+    try:
+        with contextlib.ExitStack() as stack:
+            video = raw_audio = None
+            if output is not None:
+                final = stack.enter_context(_partial(output))
+                video_path = final.with_suffix(".video.mkv")
+                stack.callback(video_path.unlink, missing_ok=True)
+                video = VideoSink(video_path, show.size, fps)
+                stack.callback(video.abort)
+                if audio:
+                    audio_path = final.with_suffix(".audio.f32")
+                    stack.callback(audio_path.unlink, missing_ok=True)
+                    raw_audio = RawAudio(audio_path, spec.sample_rate, 2)
+            pngs = PngSink(frames_dir, show.size, fps) if frames_dir is not None else None
+            if pngs is not None:
+                stack.callback(pngs.abort)
+            bar = tqdm(
+                total=n_frames,
+                unit="frame",
+                desc=spec.title[:30],
+                disable=not progress,
+                dynamic_ncols=True,
+            )
+            stack.callback(bar.close)
+            t0 = time.perf_counter()
+            for _ in range(n_frames):
+                frame = show.step(clock.tick())
+                result.frame_hashes.append(hashlib.blake2b(frame.image, digest_size=16).hexdigest())
+                if video is not None:
+                    video.write(frame.image)
+                if pngs is not None:
+                    pngs.write(frame.image)
+                if frame.audio is not None:
+                    audio_hash.update(frame.audio.tobytes())
+                    result.audio_samples += len(frame.audio)
+                    if raw_audio is not None:
+                        raw_audio.write(frame.audio)
+                bar.update()
+            if pngs is not None:
+                pngs.close()
+            if video is not None:
+                video.close()
+                if raw_audio is not None:
+                    raw_audio.close()
+                mux(video_path, raw_audio, final)
+            result.wall = time.perf_counter() - t0
+    finally:
+        show.close()
+        ctx.release()
+    result.audio_hash = audio_hash.hexdigest() if audio else ""
+    return result

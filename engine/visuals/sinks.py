@@ -1,0 +1,113 @@
+"""Where frames go offline: an H.264 file (ffmpeg), a folder of PNGs, raw audio to mux.
+
+ffmpeg comes from imageio-ffmpeg, which ships a static binary, so a render needs no
+system ffmpeg. Each sink is a child process fed raw frames on stdin; its log goes
+to a file (a full stderr pipe would deadlock it) and is quoted if it fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+from typing import IO
+
+import imageio_ffmpeg
+import numpy as np
+
+
+class SinkError(RuntimeError):
+    pass
+
+
+def ffmpeg_exe() -> str:
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def rate(fps: float) -> str:
+    """ffmpeg's exact frame rate: 29.97 -> 30000/1001."""
+    f = Fraction(fps).limit_denominator(1001)
+    return f"{f.numerator}/{f.denominator}"
+
+
+class _FfmpegSink:
+    def __init__(self, size: tuple[int, int], fps: float, output_args: list[str]) -> None:
+        self.size = size
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115  # lives as long as the process
+        w, h = size
+        cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y"]
+        cmd += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", rate(fps)]
+        cmd += ["-i", "-", *output_args]
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=self._log)
+        self.frames = 0
+
+    def write(self, image: np.ndarray) -> None:
+        stdin = self._proc.stdin
+        assert stdin is not None
+        try:
+            stdin.write(memoryview(np.ascontiguousarray(image)))
+        except BrokenPipeError:
+            self.close()
+        self.frames += 1
+
+    def close(self) -> None:
+        if self._proc.stdin and not self._proc.stdin.closed:
+            with contextlib.suppress(BrokenPipeError):
+                self._proc.stdin.close()
+        code = self._proc.wait()
+        if code != 0:
+            self._log.seek(0)
+            msg = self._log.read().decode(errors="replace").strip().splitlines()
+            raise SinkError(f"ffmpeg failed ({code}): {' / '.join(msg[-3:]) or 'no message'}")
+
+    def abort(self) -> None:
+        self._proc.kill()
+        self._proc.wait()
+
+
+class VideoSink(_FfmpegSink):
+    """H.264 in yuv420p: what every player and projector laptop plays."""
+
+    def __init__(
+        self, path: Path, size: tuple[int, int], fps: float, *, preset: str = "veryfast"
+    ) -> None:
+        args = ["-c:v", "libx264", "-preset", preset, "-crf", "18", "-pix_fmt", "yuv420p"]
+        super().__init__(size, fps, [*args, "-f", "matroska", str(path)])
+
+
+class PngSink(_FfmpegSink):
+    def __init__(self, folder: Path, size: tuple[int, int], fps: float) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        super().__init__(size, fps, ["-c:v", "png", str(folder / "frame_%06d.png")])
+
+
+class RawAudio:
+    """Float32 interleaved samples streamed to a file, muxed once the video is done."""
+
+    def __init__(self, path: Path, sample_rate: int, channels: int) -> None:
+        self.path = path
+        self.sample_rate = sample_rate
+        self.channels = channels
+        self._file: IO[bytes] = open(path, "wb")  # noqa: SIM115  # closed in close()
+        self.samples = 0
+
+    def write(self, block: np.ndarray) -> None:
+        self._file.write(np.ascontiguousarray(block, dtype="<f4").tobytes())
+        self.samples += len(block)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def mux(video: Path, audio: RawAudio | None, output: Path) -> None:
+    """Video stream copied as is, audio encoded to AAC, index at the front for streaming."""
+    cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-i", str(video)]
+    if audio is not None:
+        cmd += ["-f", "f32le", "-ar", str(audio.sample_rate), "-ac", str(audio.channels)]
+        cmd += ["-i", str(audio.path), "-map", "0:v", "-map", "1:a", "-c:a", "aac", "-b:a", "192k"]
+    cmd += ["-c:v", "copy", "-movflags", "+faststart", "-f", "mp4", str(output)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SinkError(f"ffmpeg could not mux {output}: {done.stderr.strip()[-500:]}")
