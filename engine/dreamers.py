@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.features import FeatureSet, compute_features
+from engine.features import FeatureSet, beat_pulse, compute_features
 from engine.params import ParamSpace, ParamSpec
 from engine.sources.simulate import RATES, STAGES, Hypnogram, SimulatedDreamer
 from engine.visuals.layers import FIELDS, SIGNAL_WIDTH
@@ -121,6 +121,7 @@ class Dreamer:
         self.rings = {k: Ring(int(WINDOWS[k] * RATES[k])) for k in WINDOWS}
         self.features = FeatureSet()
         self.values = {name: 0.0 for name in FIELDS}
+        self.values["t"] = (seed % 997) / 997.0 * 60.0  # dreamers start at different moments
         self._running = {b: _Running() for b in BANDS}
         self._analysed_at = 0.0
         self._last_beat = -1e9
@@ -173,13 +174,16 @@ class Dreamer:
             v["beat"] += (self._scaled("ecg", 8).max(initial=0.0) - v["beat"]) * 0.5
             v["breath"] += (0.5 + 0.5 * self._scaled("resp", 4).mean() - v["breath"]) * 0.5
         else:
-            v["beat"] = math.exp(-(t - self._last_beat) * 5.0)
+            v["beat"] = beat_pulse(t - self._last_beat)
             v["breath"] = 0.5 - 0.5 * math.cos(self.breath_phase(t))
         v["breath_phase"] = (self.breath_phase(t) / (2 * math.pi)) % 1.0
         v["stage"] = float(STAGES.index(f.stage)) if f.stage in STAGES else 0.0
         for name in ("hue", "warp", "speed"):
             v[name] = self.param(name)
         v["seed"] = (self.seed % 1000) / 1000.0
+        v["beat_age"] = min(t - self._last_beat, 60.0)
+        # the layer's own clock: integrated, so a speed change never jumps the picture
+        v["t"] += dt * v["speed"]
 
     def breath_phase(self, t: float) -> float:
         """Breath phase now: the last analysis, run forward at the measured rate."""

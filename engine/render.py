@@ -97,7 +97,7 @@ def render(
             video = raw_audio = None
             if output is not None:
                 final = stack.enter_context(_partial(output))
-                video_path = final.with_suffix(".video.mkv")
+                video_path = final.with_suffix(".video.mp4")
                 stack.callback(video_path.unlink, missing_ok=True)
                 video = VideoSink(video_path, show.size, fps)
                 stack.callback(video.abort)
@@ -119,7 +119,9 @@ def render(
             t0 = time.perf_counter()
             for _ in range(n_frames):
                 frame = show.step(clock.tick())
-                result.frame_hashes.append(hashlib.blake2b(frame.image, digest_size=16).hexdigest())
+                result.frame_hashes.append(
+                    hashlib.blake2b(frame.image.data, digest_size=16).hexdigest()
+                )
                 if video is not None:
                     video.write(frame.image)
                 if pngs is not None:

@@ -35,6 +35,7 @@ MERGE_PARAMS = (
     ParamSpec("/merge/follow", 0.0, smooth=0.5, doc="fuse as much as the group is in sync"),
     ParamSpec("/merge/chaos", 0.0, smooth=0.05, doc="the malfunction: layers tear"),
     ParamSpec("/merge/state", 0.5, smooth=0.5, doc="weight dreamers by sleep depth"),
+    ParamSpec("/merge/exposure", 2.0, 0.0, 8.0, smooth=0.2, doc="brightness of dream layers"),
 )
 MASTER_PARAMS = (
     ParamSpec("/master/volume", 0.8, smooth=0.05, doc="master level"),
@@ -104,7 +105,7 @@ class Show:
     # building
     def _make_dreamers(self) -> list[Dreamer]:
         total = self.spec.dreamer_count
-        dreamers = []
+        dreamers: list[Dreamer] = []
         for group in self.spec.dreamers:
             for j in range(group.count):
                 i = len(dreamers)
@@ -250,7 +251,12 @@ class Show:
             "/merge/follow"
         )
         self.merge.render(
-            self.layers.texture, table, resonance=fuse, chaos=get("/merge/chaos"), time=t
+            self.layers.texture,
+            table,
+            resonance=fuse,
+            chaos=get("/merge/chaos"),
+            time=t,
+            exposure=get("/merge/exposure"),
         )
         return self.merge.read()
 

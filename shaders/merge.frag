@@ -6,7 +6,7 @@
 //   texel 1: (home x, home y, unused, unused) in uv units
 // Blend modes: 0 add, 1 screen, 2 multiply, 3 dream, 4 lighten, 5 difference.
 // "dream" layers expose like light on film: their weighted colours add up in an
-// exposure E and come out as 1 - exp(-E), softly, never clipping; the rest of the
+// exposure E and come out as 1 - exp(-E * exposure), softly, never clipping; the rest of the
 // stack is screened over that glow. A stack whose bottom layer multiplies starts
 // from white, any other from black.
 //
@@ -15,12 +15,18 @@
 // chaos (0..1): the malfunction. Layers tear into each other: each is displaced by
 // its neighbour's colour, shattered in blocks and split by channel.
 // Layer count is a uniform: the shader has no layer limit of its own.
+// The rig compiles this file twice, with CHAOS 0 and 1: on a CPU rasteriser even an
+// untaken chaos branch costs about 3x the whole merge, so calm frames skip it.
+#ifndef CHAOS
+#define CHAOS 1
+#endif
 
 uniform sampler2DArray u_layers;
 uniform sampler2D u_info;
 uniform int u_count;
 uniform float u_resonance;
 uniform float u_chaos;
+uniform float u_exposure;  // gain on the dream layers' exposure (1 = as is)
 uniform float u_time;
 uniform vec2 u_resolution;
 uniform bool u_flip;      // write the top row first (for readback in video order)
@@ -43,7 +49,9 @@ vec3 fetch_layer(float layer, vec2 uv) {
 
 // What layer `slot` contributes at uv, torn by chaos.
 vec3 sample_slot(int slot, float layer, vec2 uv) {
-    if (u_chaos <= 0.0) return fetch_layer(layer, uv);
+#if CHAOS == 0
+    return fetch_layer(layer, uv);
+#else
     float c = u_chaos;
     int beat = int(floor(u_time * 12.0));
     // block tearing: some blocks of this layer jump sideways for a few frames
@@ -62,6 +70,7 @@ vec3 sample_slot(int slot, float layer, vec2 uv) {
                     fetch_layer(layer, fract(p)).g,
                     fetch_layer(layer, fract(p - split)).b);
     return col;
+#endif
 }
 
 vec3 blend(int mode, vec3 acc, vec3 c, float w) {
@@ -108,7 +117,7 @@ void main() {
         if (mode == 3) exposure += w * c;
         else acc = blend(mode, acc, c, w);
     }
-    vec3 glow = 1.0 - exp(-exposure);
+    vec3 glow = 1.0 - exp(-exposure * u_exposure);
     vec3 outc = 1.0 - (1.0 - clamp(acc, 0.0, 1.0)) * (1.0 - glow);
     fragColor = vec4(outc, 1.0);
 }

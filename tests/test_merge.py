@@ -8,7 +8,9 @@ import pytest
 from engine.visuals.merge import Blend, Merge, slot_table
 
 
-def reference(layers: np.ndarray, table: np.ndarray, resonance: float) -> np.ndarray:
+def reference(
+    layers: np.ndarray, table: np.ndarray, resonance: float, exposure: float = 1.0
+) -> np.ndarray:
     """layers: (n, h, w, 3) floats in 0..1, top row first. Returns (h, w, 3)."""
     n, h, w, _ = layers.shape
     ys = 1.0 - (np.arange(h) + 0.5) / h
@@ -25,7 +27,7 @@ def reference(layers: np.ndarray, table: np.ndarray, resonance: float) -> np.nda
     own /= own.sum(axis=0)
     first_mode = int(table[0, 0, 2])
     acc = np.full((h, w, 3), 1.0 if first_mode == Blend.MULTIPLY else 0.0)
-    exposure = np.zeros((h, w, 3))
+    exposure_sum = np.zeros((h, w, 3))
     for i in range(n):
         layer, wt, mode = int(table[i, 0, 0]), float(table[i, 0, 1]), int(table[i, 0, 2])
         if wt <= 0:
@@ -39,16 +41,16 @@ def reference(layers: np.ndarray, table: np.ndarray, resonance: float) -> np.nda
         elif mode == Blend.MULTIPLY:
             acc = acc + (acc * c - acc) * wmap
         elif mode == Blend.DREAM:
-            exposure += wmap * c
+            exposure_sum += wmap * c
         elif mode == Blend.LIGHTEN:
             acc = acc + (np.maximum(acc, c) - acc) * wmap
         elif mode == Blend.DIFFERENCE:
             acc = acc + (np.abs(acc - c) - acc) * wmap
-    glow = 1 - np.exp(-exposure)
+    glow = 1 - np.exp(-exposure_sum * exposure)
     return 1 - (1 - np.clip(acc, 0, 1)) * (1 - glow)
 
 
-def run_merge(gl, layers_u8: np.ndarray, table: np.ndarray, resonance: float, chaos=0.0, t=0.0):
+def run_merge(gl, layers_u8, table, resonance: float, chaos=0.0, t=0.0, exposure=1.0):
     n, h, w, _ = layers_u8.shape
     tex = gl.texture_array((w, h, n), 4)
     # the shader samples layers in GL orientation (bottom row first): store them flipped
@@ -56,7 +58,7 @@ def run_merge(gl, layers_u8: np.ndarray, table: np.ndarray, resonance: float, ch
     tex.write(np.ascontiguousarray(rgba))
     merge = Merge(gl, (w, h))
     try:
-        merge.render(tex, table, resonance=resonance, chaos=chaos, time=t)
+        merge.render(tex, table, resonance=resonance, chaos=chaos, time=t, exposure=exposure)
         return merge.read().copy()
     finally:
         merge.release()
@@ -74,9 +76,9 @@ def test_merge_matches_numpy(gl, n, mode):
     weights[rng.random(n) < 0.1] = 0.0  # some muted dreamers
     homes = rng.uniform(0, 1, (n, 2))
     table = slot_table(order, weights, np.full(n, int(mode)), homes)
-    for resonance in (0.0, 0.4, 1.0):
-        got = run_merge(gl, layers, table, resonance).astype(np.float64)
-        want = reference(layers / 255.0, table, resonance) * 255.0
+    for resonance, exposure in ((0.0, 1.0), (0.4, 2.5), (1.0, 0.7)):
+        got = run_merge(gl, layers, table, resonance, exposure=exposure).astype(np.float64)
+        want = reference(layers / 255.0, table, resonance, exposure) * 255.0
         err = np.abs(got - want).max()
         assert err <= 2.0, f"mode {mode.name} n={n} resonance={resonance}: max error {err:.2f}/255"
 

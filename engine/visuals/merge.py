@@ -43,13 +43,28 @@ class Merge:
     def __init__(self, ctx: moderngl.Context, size: tuple[int, int]) -> None:
         self.ctx = ctx
         self.size = size
-        self.program = compile_program(
-            ctx, MERGE_PATH, vertex=lib("quad.vert"), fragment=MERGE_PATH.read_text()
-        )
+        version, _, body = MERGE_PATH.read_text().partition("\n")
+        # two builds: calm frames must not pay for the chaos code (see merge.frag)
+        self.programs = [
+            compile_program(
+                ctx,
+                MERGE_PATH,
+                vertex=lib("quad.vert"),
+                fragment=f"{version}\n#define CHAOS {chaos}\n#line 2\n{body}",
+            )
+            for chaos in (0, 1)
+        ]
         self.output = ctx.texture(size, 4)
         self.fbo = ctx.framebuffer(color_attachments=[self.output])
-        self.vao = ctx.vertex_array(self.program, [])
+        self.vaos = [ctx.vertex_array(p, []) for p in self.programs]
         self._info: moderngl.Texture | None = None
+        # drivers compile at the first draw: pay for both builds now, not mid-show
+        self.fbo.use()
+        for prog, vao in zip(self.programs, self.vaos, strict=True):
+            if "u_count" in prog:
+                prog["u_count"].value = 0  # type: ignore[union-attr]
+            vao.render(moderngl.TRIANGLES, vertices=3)
+        ctx.finish()
 
     def _info_texture(self, n: int) -> moderngl.Texture:
         if self._info is None or self._info.height != n:
@@ -67,6 +82,7 @@ class Merge:
         resonance: float,
         chaos: float,
         time: float,
+        exposure: float = 1.0,
         flip: bool = True,
     ) -> None:
         """Blend `slots` (see :func:`slot_table`) into the output.
@@ -80,13 +96,15 @@ class Merge:
             info.write(np.ascontiguousarray(slots, dtype="f4"))
         layers.use(0)
         info.use(1)
-        prog = self.program
+        torn = int(chaos > 0.0)
+        prog = self.programs[torn]
         values: dict[str, object] = {
             "u_layers": 0,
             "u_info": 1,
             "u_count": n,
             "u_resonance": float(resonance),
             "u_chaos": float(chaos),
+            "u_exposure": float(exposure),
             "u_time": float(time),
             "u_resolution": self.size,
             "u_flip": flip,
@@ -95,7 +113,7 @@ class Merge:
             if name in prog:
                 prog[name].value = value  # type: ignore[union-attr]
         self.fbo.use()
-        self.vao.render(moderngl.TRIANGLES, vertices=3)
+        self.vaos[torn].render(moderngl.TRIANGLES, vertices=3)
 
     def read(self) -> np.ndarray:
         """The merged image as (h, w, 3) uint8 (top row first when rendered with flip)."""
@@ -103,6 +121,6 @@ class Merge:
         return np.frombuffer(self.fbo.read(components=3), np.uint8).reshape(h, w, 3)
 
     def release(self) -> None:
-        for obj in (self.vao, self.program, self.fbo, self.output, self._info):
+        for obj in (*self.vaos, *self.programs, self.fbo, self.output, self._info):
             if obj is not None:
                 obj.release()

@@ -57,14 +57,22 @@ def find_layer(name: str, shader_dir: Path = SHADER_DIR) -> Path:
     raise ShaderError(shader_dir / name, 0, f"no layer shader named {name!r} (known: {known})")
 
 
-def first_error(log: str, path: Path, user_source: int = 1) -> ShaderError:
+# The rig's own code around a user's shader is numbered from here (`#line`), so any
+# reported line below it is the user's. Source-string numbers can't be trusted:
+# Mesa reports syntax errors in string 1 but semantic ones (undeclared names, type
+# mismatches) in string 0.
+RIG_LINES = 10000
+
+
+def first_error(log: str, path: Path) -> ShaderError:
     """The first error in a driver log, mapped to the user's file and line."""
     for raw in log.splitlines():
         m = _ERROR_LINE.search(raw)
         if m and "error" in raw.lower():
-            line = int(m["line"]) if int(m["src"]) == user_source else 0
-            msg = m["msg"] if line else raw.strip()
-            return ShaderError(path, line, msg.removeprefix("error:").strip())
+            line = int(m["line"])
+            if line >= RIG_LINES:
+                return ShaderError(path, 0, f"in the rig's header: {m['msg'].strip()}")
+            return ShaderError(path, line, m["msg"].removeprefix("error:").strip())
     return ShaderError(path, 0, log.strip().splitlines()[0] if log.strip() else "compile failed")
 
 
@@ -75,12 +83,11 @@ def compile_program(
     vertex: str,
     fragment: str,
     geometry: str | None = None,
-    user_source: int = 1,
 ) -> moderngl.Program:
     try:
         return ctx.program(vertex_shader=vertex, fragment_shader=fragment, geometry_shader=geometry)
     except moderngl.Error as exc:
-        raise first_error(str(exc), path, user_source) from None
+        raise first_error(str(exc), path) from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,7 +47,7 @@ class _FfmpegSink:
         stdin = self._proc.stdin
         assert stdin is not None
         try:
-            stdin.write(memoryview(np.ascontiguousarray(image)))
+            stdin.write(np.ascontiguousarray(image).data)
         except BrokenPipeError:
             self.close()
         self.frames += 1
@@ -74,7 +74,7 @@ class VideoSink(_FfmpegSink):
         self, path: Path, size: tuple[int, int], fps: float, *, preset: str = "veryfast"
     ) -> None:
         args = ["-c:v", "libx264", "-preset", preset, "-crf", "18", "-pix_fmt", "yuv420p"]
-        super().__init__(size, fps, [*args, "-f", "matroska", str(path)])
+        super().__init__(size, fps, [*args, "-f", "mp4", str(path)])
 
 
 class PngSink(_FfmpegSink):

@@ -18,19 +18,20 @@ float heart, beat;                                // heart rate (bpm); 1 on a he
 float breath, breath_phase, breath_rate;          // breath 0..1 (in/out), phase 0..1, breaths/min
 float hue, warp, speed, seed;                     // the dreamer's look (params)
 float depth, stage, weight;                       // sleep depth 0..1, stage 0 W .. 4 REM, merge weight
-float t;                                          // this dreamer's time: u_time * speed + seed
+float t;                                          // this dreamer's own time (advances at speed)
+float beat_age;                                   // seconds since the last heartbeat
 
 vec4 _od(int i) { return texelFetch(u_dreamer_data, ivec2(i, v_layer), 0); }
 
 void _oneiric_load() {
     dreamer = v_layer;
-    vec4 a = _od(0), b = _od(1), c = _od(2), d = _od(3), e = _od(4);
+    vec4 a = _od(0), b = _od(1), c = _od(2), d = _od(3), e = _od(4), f = _od(5);
     delta = a.x; theta = a.y; alpha = a.z; sigma = a.w;
     beta = b.x; gamma = b.y; arousal = b.z; quality = b.w;
     heart = c.x; beat = c.y; breath = c.z; breath_phase = c.w;
     breath_rate = d.x; hue = d.y; warp = d.z; speed = d.w;
     seed = e.x; depth = e.y; stage = e.z; weight = e.w;
-    t = u_time * speed + seed * 17.0;
+    t = f.x; beat_age = f.y;
 }
 
 // The dreamer's raw signal, x in 0..1 across the last few seconds (1 = now), roughly -1..1.
