@@ -1,0 +1,596 @@
+"""The audio engine: a pyo server, one voice per dreamer from patches/, a master bus.
+
+    voice: patch build(ctl, seed) -> Mix to nchnls, * gain ─┐
+    voice ... ──────────────────────────────────────────────┴─> bus (Sig of a Mix)
+        -> master patch build(bus, ctl) -> InputFader (swaps masters) -> Clip(-1, 1)
+        -> .out() (device, live) and a tap (offline frames)
+
+Every control a patch reads is a SigTo the engine owns: the frame loop only moves ramps.
+
+Manual mode (offline): `process_frame()` calls `server.process()` until exactly sr/fps
+samples are computed and returns them. They are captured by a TableFill (pyo's circular
+table writer) into a DataTable one frame long, read through numpy views of the table's
+memory: after a whole frame the table holds exactly that frame, in order. Every voice
+has such a tap too, for `levels()`. Realtime mode plays the same graph to a device.
+
+Three pyo facts shape the code (checked on pyo 1.1.0):
+- pyo computes streams in creation order, and a reader takes whatever its input computed
+  last: an input created after its reader lags one buffer. New voices and masters are
+  therefore moved ahead of the section that reads them (`_adopt`).
+- A Python-side pyo object that is dropped may take memory its C objects still use (a
+  table read by Pointer: a crash). The engine keeps every object a build creates
+  (`_build`) for as long as the voice lives, so patches need not hold references.
+- Random objects are seeded from the global seed (0 means the clock) plus per-class
+  counters that are global to the process and reset only by a server shutdown: a new
+  server is booted, shut down and booted again, so the same seed gives the same samples.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import itertools
+import logging
+import math
+import os
+import time
+import traceback
+import types
+import zlib
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+os.environ.setdefault("PYO_GUI_WX", "0")
+import pyo  # (after PYO_GUI_WX)
+
+log = logging.getLogger(__name__)
+
+PATCH_DIR = Path(__file__).resolve().parents[2] / "patches"
+MAX_BLOCK = 2048  # largest pyo buffer in manual mode
+REALTIME_BLOCK = 256
+XFADE = 0.05  # seconds: voices added while playing, replaced or removed, and masters swapped
+# the controls the rig drives on every voice; a patch's CONTROLS override the defaults
+STANDARD_CONTROLS: dict[str, float] = {
+    "amp": 0.5,
+    "breath_phase": 0.0,
+    "alpha": 0.3,
+    "theta": 0.3,
+    "delta": 0.2,
+    "heart_bpm": 60.0,
+    "arousal": 0.3,
+    "pitch": 110.0,
+}
+_module_ids = itertools.count()
+# the engine's attributes that hold pyo objects
+_GRAPH = (
+    "_tap",
+    "_final",
+    "_fader",
+    "_master_out",
+    "_master_end",
+    "_bus_mix",
+    "_bus",
+    "_voices_end",
+)
+_collecting: list[list[Any]] = []  # while a patch builds: every pyo object it creates
+_WRAPPERS = (pyo.lib._core.Dummy, pyo.lib._core.ArithmeticDummy)
+
+
+def _tracking(init: Callable[..., None]) -> Callable[..., None]:
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        if _collecting:
+            _collecting[-1].append(self)
+
+    __init__.oneiric_tracking = True  # type: ignore[attr-defined]
+    return __init__
+
+
+if not hasattr(pyo.PyoObjectBase.__init__, "oneiric_tracking"):
+    pyo.PyoObjectBase.__init__ = _tracking(pyo.PyoObjectBase.__init__)
+
+
+class PatchError(Exception):
+    """A patch failed to load or build; `path` and `line` point at the culprit."""
+
+    def __init__(
+        self, name: str, detail: str, path: Path | None = None, line: int | None = None
+    ) -> None:
+        super().__init__(f"patch {name!r}: {detail}")
+        self.name, self.detail, self.path, self.line = name, detail, path, line
+        self.traceback = ""  # the full traceback, for the log
+
+
+class AudioError(RuntimeError):
+    """The pyo server could not boot (no sound device, bad settings)."""
+
+
+def available_patches(patch_dir: Path = PATCH_DIR) -> list[str]:
+    """Voice patch names in `patch_dir` (the master bus and _private files excluded)."""
+    names = (p.stem for p in patch_dir.glob("*.py"))
+    return sorted(n for n in names if not n.startswith("_") and n != "master")
+
+
+def frame_blocks(sr: int, fps: float) -> tuple[int, int]:
+    """(samples per frame, pyo buffer size): the buffer divides the frame exactly."""
+    n = sr / fps
+    if n < 1 or abs(n - round(n)) > 1e-9 * n:
+        raise ValueError(f"sr/fps must be a whole number of samples, got {sr}/{fps} = {n:g}")
+    n = round(n)
+    return n, max(d for d in range(1, min(n, MAX_BLOCK) + 1) if n % d == 0)
+
+
+def _describe(name: str, path: Path, exc: BaseException) -> PatchError:
+    """A PatchError naming the file and line in the patch where `exc` came from."""
+    if isinstance(exc, SyntaxError):
+        where, line, scope = Path(exc.filename or path), exc.lineno, ""
+        what = f"SyntaxError: {exc.msg}"
+    else:
+        frames = traceback.extract_tb(exc.__traceback__)
+        mine = [f for f in frames if Path(f.filename) == path] or frames[-1:]
+        where, line = (Path(mine[-1].filename), mine[-1].lineno) if mine else (path, None)
+        scope = f" in {mine[-1].name}" if mine else ""
+        what = f"{type(exc).__name__}: {exc}"
+    err = PatchError(name, f"{where}:{line}:{scope} {what}", where, line)
+    err.traceback = "".join(traceback.format_exception(exc))
+    if exc.__traceback__ is not None:
+        traceback.clear_frames(exc.__traceback__)  # let go of half-built pyo objects
+    return err
+
+
+def load_patch(name: str, patch_dir: Path = PATCH_DIR) -> types.ModuleType:
+    """Run patches/<name>.py as a fresh module: no sys.path or sys.modules entry and no
+    bytecode cache (whose one-second mtimes can miss a quick edit)."""
+    path = (patch_dir / f"{name}.py").resolve()
+    if not name.isidentifier() or not path.is_file():
+        raise PatchError(name, f"no patch file {path}", path)
+    module = types.ModuleType(f"oneiric_patch_{name}_{next(_module_ids)}")
+    module.__file__ = str(path)
+    try:
+        exec(compile(path.read_bytes(), str(path), "exec"), module.__dict__)
+    except Exception as exc:
+        raise _describe(name, path, exc) from None
+    controls = getattr(module, "CONTROLS", None)
+    if not callable(getattr(module, "build", None)):
+        raise PatchError(name, f"{path}: defines no build()", path)
+    if not isinstance(controls, dict) or not all(
+        isinstance(k, str) and isinstance(v, int | float) for k, v in controls.items()
+    ):
+        raise PatchError(name, f"{path}: CONTROLS must be a dict of name -> number", path)
+    return module
+
+
+def _release(objs: list[Any]) -> None:
+    """Stop the objects a build made, then drop them: stopped, none can read memory that
+    another one's going frees. (Arithmetic wrappers are skipped: they may wrap streams
+    the engine owns.)"""
+    for obj in objs:
+        if isinstance(obj, pyo.PyoObject) and not isinstance(obj, _WRAPPERS):
+            obj.stop()
+    objs.clear()
+
+
+class _Tap:
+    """A TableFill of `source` into a one-frame table, read through numpy views."""
+
+    def __init__(self, source: Any, samples: int, nchnls: int) -> None:
+        self.table = pyo.DataTable(size=samples, chnls=nchnls)
+        self.fill = pyo.TableFill(source, self.table)
+        self.views = [np.asarray(self.table.getBuffer(c)) for c in range(nchnls)]  # float32
+
+    def read(self) -> np.ndarray:
+        return np.stack(self.views, axis=1)  # (samples, nchnls), a copy
+
+    def rms(self) -> float:
+        return float(
+            np.sqrt(np.mean([np.mean(np.square(v, dtype=np.float64)) for v in self.views]))
+        )
+
+    def close(self) -> None:
+        # pyo frees a table's memory even while a numpy view of it lives, then crashes
+        # when the view goes: the views must always go first
+        self.views = []
+        self.fill = self.table = None
+
+    def __del__(self) -> None:
+        self.close()
+
+
+@dataclass
+class _Voice:
+    patch: str
+    controls: dict[str, Any]  # name -> pyo.SigTo
+    gain: Any  # pyo.SigTo
+    objs: list[Any]  # every pyo object the patch's build created
+    out: Any  # pyo.Mix: the voice on nchnls channels, times gain
+    tap: _Tap  # of `out`, for levels()
+    sent: dict[str, tuple[float, float]] = field(default_factory=dict)  # control -> value, ramp
+    ends: float = math.inf  # engine time at which a retiring voice is dropped
+
+    def drop(self) -> None:
+        self.tap.close()
+        _release(self.objs)
+        self.out = self.gain = None
+        self.controls.clear()
+
+
+class AudioEngine:
+    """Voices from patches/ into a master bus; lockstep frames offline, a device live."""
+
+    def __init__(
+        self,
+        *,
+        sr: int = 48000,
+        nchnls: int = 2,
+        fps: float = 30.0,
+        seed: int = 0,
+        mode: str = "manual",
+        master: str = "master",
+        patch_dir: Path = PATCH_DIR,
+        block: int | None = None,
+    ) -> None:
+        if mode not in ("manual", "realtime"):
+            raise ValueError(f"mode must be 'manual' or 'realtime', not {mode!r}")
+        self.sr, self.nchnls, self.fps, self.seed, self.mode = sr, nchnls, fps, seed, mode
+        self.patch_dir = Path(patch_dir)
+        self.frame_samples, manual_block = frame_blocks(sr, fps)
+        self.block = manual_block if mode == "manual" else (block or REALTIME_BLOCK)
+        self.frames = 0  # frames processed (manual mode)
+        self.ignored: Counter[str] = Counter()  # "key/control" of set() calls dropped
+        self.nonfinite = 0  # frames that had NaN or inf in them (zeroed)
+        self._voices: dict[str, _Voice] = {}
+        self._retiring: list[_Voice] = []
+        self._modules: dict[str, tuple[bytes, types.ModuleType]] = {}
+        self._master_controls: dict[str, Any] = {}
+        self._master_sent: dict[str, tuple[float, float]] = {}
+        self._masters: list[tuple[list[Any], float]] = []  # objects, drop time (inf: current)
+        self._t0 = time.monotonic()
+
+        audio = "manual" if mode == "manual" else os.environ.get("PYO_SERVER_AUDIO", "portaudio")
+        if audio in ("portaudio", "pa") and pyo.pa_get_default_output() < 0:
+            # pyo 1.1 segfaults in boot() when portaudio has no output device
+            raise AudioError("no audio output device (portaudio lists none)")
+        s = pyo.Server(sr=sr, nchnls=nchnls, buffersize=self.block, duplex=0, audio=audio)
+        s.setVerbosity(1 | 4)  # errors and warnings
+        s.setGlobalSeed(1 + seed % 2_147_483_646)
+        s.boot()
+        if s.getIsBooted():
+            s.shutdown()  # resets the random counters (see the module doc)
+            s.boot()
+        if not s.getIsBooted():
+            raise AudioError(f"pyo server did not boot (audio={audio!r}, sr={sr})")
+        s.start()
+        self._server: Any = s
+        try:
+            s.setServer()
+            zeros = [0.0] * nchnls
+            self._voices_end = pyo.Sig(0.0).stop()  # marker: new voices go before it
+            self._bus = pyo.Sig(zeros)
+            self._bus_mix: Any = zeros
+            self._master_out = self._make_master(master)
+            self._master_end = pyo.Sig(0.0).stop()  # marker: new masters go before it
+            self._output(self._master_out)
+            self.master_patch = master
+        except BaseException:
+            self.close()
+            raise
+
+    # building
+    def _output(self, master: Any) -> None:
+        """The end of the chain: a crossfader for master swaps, the clip, out and tap."""
+        old_tap, old_final = self.__dict__.get("_tap"), self.__dict__.get("_final")
+        self._fader = pyo.InputFader(master)
+        self._final = pyo.Clip(self._fader, -1.0, 1.0).out()
+        self._tap = _Tap(self._final, self.frame_samples, self.nchnls)
+        if old_tap is not None:
+            old_tap.close()
+        if old_final is not None:
+            old_final.stop()
+
+    def _adopt(self, start: int, marker: Any) -> None:
+        """Move the streams created since index `start` to just before `marker`, so they
+        are computed before what reads them. One slice assignment: atomic under the GIL,
+        which pyo's audio thread holds while it computes a buffer."""
+        streams = self._server.getStreams()
+        at = streams.index(marker._base_objs[0]._getStream())
+        if at < start:
+            streams[at:] = streams[start:] + streams[at:start]
+
+    def _build(self, name: str, call: Callable[[], Any]) -> tuple[Any, list[Any]]:
+        """Run a patch's build: its output and every pyo object it made. PatchError
+        (with file and line) if it raises or returns something else."""
+        objs: list[Any] = []
+        _collecting.append(objs)
+        try:
+            out = call()
+            if not isinstance(out, pyo.PyoObject):
+                raise TypeError(f"build() returned {type(out).__name__}, not a PyoObject")
+            return out, objs
+        except Exception as exc:
+            err = _describe(name, (self.patch_dir / f"{name}.py").resolve(), exc)
+        finally:
+            _collecting.pop()
+        _release(objs)
+        gc.collect()  # half-built objects go now, not at some later collection
+        raise err
+
+    def _module(self, name: str) -> types.ModuleType:
+        path = self.patch_dir / f"{name}.py"
+        source = path.read_bytes() if path.is_file() else b""
+        cached = self._modules.get(name)
+        if cached is None or cached[0] != source:  # first use, or edited since
+            self._server.setServer()
+            cached = self._modules[name] = (source, load_patch(name, self.patch_dir))
+        return cached[1]
+
+    def _nstreams(self) -> int:
+        return len(self._server.getStreams())
+
+    def _now(self) -> float:
+        if self.mode == "manual":
+            return self.frames * self.frame_samples / self.sr
+        return time.monotonic() - self._t0
+
+    def _playing(self) -> bool:
+        return self.mode == "realtime" or self.frames > 0
+
+    def _rebuild_bus(self) -> None:
+        outs = [v.out for v in (*self._voices.values(), *self._retiring)]
+        start = self._nstreams()
+        mix = pyo.Mix(outs, voices=self.nchnls) if outs else [0.0] * self.nchnls
+        self._adopt(start, self._voices_end)
+        self._bus.setValue(mix)
+        self._bus_mix = mix
+        self._ramp(self._master_controls, self._master_sent, "voices", len(self._voices), XFADE)
+
+    def _reap(self) -> None:
+        """Drop voices and masters whose fade-out is over."""
+        now = self._now()
+        gone = [v for v in self._retiring if v.ends <= now]
+        if gone:
+            self._retiring = [v for v in self._retiring if v.ends > now]
+            self._rebuild_bus()
+            for voice in gone:
+                voice.drop()
+        if any(ends <= now for _, ends in self._masters):
+            for objs, ends in self._masters:
+                if ends <= now:
+                    _release(objs)
+            self._masters = [(objs, ends) for objs, ends in self._masters if objs]
+            self._fader.setInput(self._master_out, 0.001)  # let go of the old input
+
+    # voices
+    def add_voice(self, key: str, patch: str, controls: Mapping[str, float] | None = None) -> None:
+        """Build a voice from patches/<patch>.py. An existing `key` is replaced with a
+        crossfade, keeping its control values; if the patch fails (PatchError, naming
+        the file and line), the old voice plays on."""
+        self._reap()
+        module = self._module(patch)
+        old = self._voices.get(key)
+        values = {**STANDARD_CONTROLS, **module.CONTROLS}
+        if old is not None:
+            values.update((k, v) for k, (v, _) in old.sent.items() if k in values)
+        values.update((k, float(v)) for k, v in (controls or {}).items() if k in values)
+        self._server.setServer()
+        start = self._nstreams()
+        ctl = {k: pyo.SigTo(float(v), time=0.05, init=float(v)) for k, v in values.items()}
+        seed = (self.seed * 1_000_003 + zlib.crc32(key.encode())) % 2_147_483_647
+        try:
+            sound, objs = self._build(
+                patch, lambda: module.build(types.MappingProxyType(ctl), seed)
+            )
+        except PatchError:
+            _release(list(ctl.values()))
+            ctl.clear()  # the traceback keeps this frame: let the SigTos go
+            raise
+        level = old.sent["gain"][0] if old else 1.0
+        gain = pyo.SigTo(level, time=XFADE, init=0.0 if self._playing() else level)
+        out = pyo.Mix(sound, voices=self.nchnls, mul=gain)
+        voice = _Voice(patch, ctl, gain, objs, out, _Tap(out, self.frame_samples, self.nchnls))
+        self._adopt(start, self._voices_end)
+        voice.sent = {k: (float(v), 0.05) for k, v in values.items()}
+        voice.sent["gain"] = (level, XFADE)
+        if old is not None:
+            self._retire(old)
+        self._voices[key] = voice
+        self._rebuild_bus()
+
+    def _retire(self, voice: _Voice) -> None:
+        voice.gain.setTime(XFADE)
+        voice.gain.setValue(0.0)
+        voice.ends = self._now() + (XFADE + 0.02 if self._playing() else 0.0)
+        self._retiring.append(voice)
+
+    def remove_voice(self, key: str) -> None:
+        """Fade a voice out, then drop it."""
+        voice = self._voices.pop(key, None)
+        if voice is not None:
+            self._retire(voice)
+            self._rebuild_bus()
+            self._reap()
+
+    def reload_patch(self, patch: str) -> list[str]:
+        """Rebuild the voices that use `patch` (after an edit); PatchError keeps the old."""
+        keys = [k for k, v in self._voices.items() if v.patch == patch]
+        for key in keys:
+            self.add_voice(key, patch)
+        return keys
+
+    @property
+    def voices(self) -> dict[str, str]:
+        """Voice key -> patch name."""
+        return {k: v.patch for k, v in self._voices.items()}
+
+    @property
+    def streams(self) -> int:
+        """How many pyo streams the server computes (a leak shows here)."""
+        return self._nstreams()
+
+    def controls(self, key: str) -> dict[str, float]:
+        """A voice's control targets (defaults until set), gain included."""
+        return {k: v for k, (v, _) in self._voices[key].sent.items()}
+
+    # control
+    def _ramp(
+        self, sigs: Mapping[str, Any], sent: dict[str, tuple[float, float]], name: str,
+        value: float, ramp: float,
+    ) -> bool:  # fmt: skip
+        sig = sigs.get(name)
+        value, ramp = float(value), max(0.0, float(ramp))
+        if sig is None or not math.isfinite(value) or not math.isfinite(ramp):
+            return False
+        if sent.get(name) != (value, ramp):
+            # straight to the C objects: SigTo's Python setters take 8 us a pair (about
+            # 5 ms a frame for 64 voices), these 0.2
+            for base in sig._base_objs:
+                base.setTime(ramp)
+                base.setValue(value)
+            sig._time, sig._value = ramp, value
+            sent[name] = (value, ramp)
+        return True
+
+    def set(self, key: str, control: str, value: float, ramp: float = 0.05) -> None:
+        """Ramp a voice's control to `value` over `ramp` seconds. An unknown voice or
+        control, or a value that is not finite, is ignored and counted in `ignored`."""
+        voice = self._voices.get(key)
+        if voice is None or not self._ramp(voice.controls, voice.sent, control, value, ramp):
+            self._ignore(f"{key}/{control}")
+
+    def set_gain(self, key: str, gain: float, ramp: float = 0.05) -> None:
+        """Ramp a voice's level (0 mutes)."""
+        voice = self._voices.get(key)
+        sigs = {"gain": voice.gain} if voice is not None else {}
+        if voice is None or not self._ramp(sigs, voice.sent, "gain", max(0.0, gain), ramp):
+            self._ignore(f"{key}/gain")
+
+    def set_master(self, control: str, value: float, ramp: float = 0.05) -> None:
+        """Ramp a master bus control (those in the master patch's CONTROLS)."""
+        if not self._ramp(self._master_controls, self._master_sent, control, value, ramp):
+            self._ignore(f"master/{control}")
+
+    def _ignore(self, what: str) -> None:
+        if what not in self.ignored:
+            log.warning("audio: ignoring %s (no such voice or control, or not finite)", what)
+        self.ignored[what] += 1
+
+    # the master bus
+    def _make_master(self, name: str) -> Any:
+        module = self._module(name)
+        self._server.setServer()
+        start = self._nstreams()
+        for k, v in {**module.CONTROLS, "voices": float(len(self._voices))}.items():
+            if k not in self._master_controls:  # new controls join, live values stay
+                self._master_controls[k] = pyo.SigTo(float(v), time=0.05, init=float(v))
+                self._master_sent[k] = (float(v), 0.05)
+        ctl = types.MappingProxyType(self._master_controls)
+        sound, objs = self._build(name, lambda: module.build(self._bus, ctl))
+        out = pyo.Mix(sound, voices=self.nchnls)
+        if hasattr(self, "_master_end"):
+            self._adopt(start, self._master_end)
+        self._masters.append(([*objs, out], math.inf))
+        return out
+
+    def set_master_patch(self, name: str) -> None:
+        """Crossfade to the master bus in patches/<name>.py (build(inputs, ctl));
+        a PatchError keeps the old master playing."""
+        self._reap()
+        old, self._masters = self._masters, []
+        try:
+            new = self._make_master(name)
+        except PatchError:
+            self._masters = old
+            raise
+        ends = self._now() + XFADE + 0.02
+        self._masters += [(objs, min(t, ends)) for objs, t in old]
+        self._fader.setInput(new, XFADE)
+        self._master_out, self.master_patch = new, name
+
+    # processing
+    def process_frame(self) -> np.ndarray:
+        """Advance exactly sr/fps samples (manual mode); (samples, nchnls) float32."""
+        if self.mode != "manual" or self._server is None:
+            raise RuntimeError("process_frame() needs an open engine in manual mode")
+        for _ in range(self.frame_samples // self.block):
+            self._server.process()
+        self.frames += 1
+        out = self._tap.read()
+        if not np.isfinite(out).all():
+            self.nonfinite += 1
+            out = np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
+            self._recover()
+        self._reap()
+        return out
+
+    def _recover(self) -> None:
+        """NaN or inf reached the output (the frame is zeroed): it sticks in every filter
+        and reverb it passes, so rebuild the voices that made it and the master."""
+        log.error("audio: NaN or inf in frame %d: rebuilding", self.frames - 1)
+        for voice in self._retiring:
+            voice.ends = -math.inf
+        self._reap()
+        for key, voice in list(self._voices.items()):
+            if not math.isfinite(voice.tap.rms()):
+                log.error("audio: voice %s (%s) made NaN or inf: rebuilt", key, voice.patch)
+                values = {k: v for k, (v, _) in voice.sent.items() if k != "gain"}
+                level = voice.sent["gain"][0]
+                del self._voices[key]
+                self._rebuild_bus()
+                voice.drop()
+                try:
+                    self.add_voice(key, voice.patch, values)
+                    self.set_gain(key, level, XFADE)
+                except PatchError as exc:
+                    log.error("audio: voice %s lost: %s", key, exc)
+        for objs, _ in self._masters:
+            _release(objs)
+        self._masters.clear()
+        self._master_out = self._make_master(self.master_patch)
+        self._output(self._master_out)
+
+    def levels(self) -> dict[str, float]:
+        """RMS of each voice's signal (after its gain) over the last frame."""
+        self._reap()
+        return {k: v.tap.rms() for k, v in self._voices.items()}
+
+    def close(self) -> None:
+        """Stop and free the server; safe to call twice. Every pyo object goes first:
+        one that outlives its server crashes the interpreter."""
+        server = getattr(self, "_server", None)
+        if server is None:
+            return
+        self._server = None
+        for voice in (*self._voices.values(), *self._retiring):
+            voice.drop()
+        self._voices.clear()
+        self._retiring.clear()
+        for objs, _ in self._masters:
+            _release(objs)
+        self._masters.clear()
+        if "_tap" in self.__dict__:
+            self._tap.close()
+        for name in _GRAPH:
+            self.__dict__.pop(name, None)
+        self._master_controls.clear()
+        self._modules.clear()  # a patch may hold pyo objects at module level
+        gc.collect()
+        if server.getIsBooted():
+            if server.getIsStarted():
+                server.stop()
+            server.shutdown()
+        del server
+        gc.collect()
+
+    def __enter__(self) -> AudioEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # at interpreter shutdown anything goes
+            self.close()
