@@ -45,6 +45,21 @@ void main() {
 }
 """
 
+# The probe's form in DESIGN.md: the screen blend with nothing else, for scale.
+MINIMAL = """
+#version 330 core
+uniform sampler2DArray u_layers;
+uniform int u_count;
+in vec2 v_uv;
+out vec4 fragColor;
+void main() {
+    vec3 keep = vec3(1.0);
+    for (int i = 0; i < u_count; ++i)
+        keep *= 1.0 - texture(u_layers, vec3(v_uv, float(i))).rgb / float(u_count);
+    fragColor = vec4(1.0 - keep, 1.0);
+}
+"""
+
 SET_TEMPLATE = """
 [set]
 duration = {duration}
@@ -89,16 +104,21 @@ def bench_merge(ctx: moderngl.Context, counts: list[int], repeat: int) -> None:
     merge = Merge(ctx, (w, h))
     pp_prog = compile_program(ctx, Path("ping-pong"), vertex=lib("quad.vert"), fragment=PING_PONG)
     pp_vao = ctx.vertex_array(pp_prog, [])
+    min_prog = compile_program(ctx, Path("minimal"), vertex=lib("quad.vert"), fragment=MINIMAL)
+    min_vao = ctx.vertex_array(min_prog, [])
     accs = [ctx.texture((w, h), 4) for _ in range(2)]
     fbos = [ctx.framebuffer(color_attachments=[t]) for t in accs]
     print(f"\n2./3. merge at {w}x{h}, layers at {w}x{h} (screen blend, resonance 1, chaos 0)")
-    print(f"{'layers':>7} {'one pass ms':>12} {'ping-pong ms':>13} {'ratio':>7}")
+    print("   ratio = ping-pong / merge.frag; minimal = a bare one-pass screen loop, for scale")
+    print(
+        f"{'layers':>7} {'merge.frag ms':>14} {'minimal ms':>11} {'ping-pong ms':>13} {'ratio':>7}"
+    )
     rng = np.random.default_rng(0)
     for n in counts:
         layers = ctx.texture_array((w, h, n), 4)
         layers.write(rng.integers(0, 256, (n, h, w, 4), dtype=np.uint8).tobytes())
         weights = np.full(n, 1.0 / n)
-        table = slot_table(np.arange(n), weights, np.full(n, Blend.SCREEN), rng.random((n, 2)))
+        table = slot_table(weights, np.full(n, Blend.SCREEN), rng.random((n, 2)))
 
         def one_pass(layers=layers, table=table) -> None:
             merge.render(layers, table, resonance=1.0, chaos=0.0, time=0.0)
@@ -117,9 +137,16 @@ def bench_merge(ctx: moderngl.Context, counts: list[int], repeat: int) -> None:
                 fbos[dst].use()
                 pp_vao.render(moderngl.TRIANGLES, vertices=3)
 
+        def minimal(layers=layers, n=n) -> None:
+            fbos[0].use()
+            layers.use(0)
+            min_prog["u_count"].value = n  # type: ignore[union-attr]
+            min_vao.render(moderngl.TRIANGLES, vertices=3)
+
         a = median_ms(one_pass, repeat, ctx)
+        m = median_ms(minimal, repeat, ctx)
         b = median_ms(ping_pong, repeat, ctx)
-        print(f"{n:>7} {a:>12.1f} {b:>13.1f} {b / a:>6.2f}x")
+        print(f"{n:>7} {a:>14.1f} {m:>11.1f} {b:>13.1f} {b / a:>6.2f}x")
         layers.release()
     merge.release()
 

@@ -111,7 +111,7 @@ class Dreamer:
     ) -> None:
         self.index = index
         self.id = index + 1
-        self.layer = index  # where its image lives in the layer array (the show may reorder)
+        self.layer = index  # its image's layer in the array, and its slot in the merge
         self.time_offset = time_offset  # source time at show time 0 (history before the show)
         self.path = f"/dreamer/{self.id}"
         self.shader, self.patch, self.drive, self.enhance = shader, patch, drive, enhance

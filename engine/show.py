@@ -153,17 +153,15 @@ class Show:
                         raise SetError(self.spec.path, where, str(exc)) from None
 
     def _build_draws(self) -> list[Draw]:
-        """Sort dreamers by shader so each shader fills a run of layers with one draw."""
-        order = sorted(self.dreamers, key=lambda d: d.shader)
+        """One instanced draw per shader; dreamer i stays in layer i (its merge slot)."""
+        names = sorted({d.shader for d in self.dreamers})
+        order: list[int] = []
         draws = []
-        for layer, d in enumerate(order):
-            d.layer = layer
-        first = 0
-        while first < len(order):
-            name = order[first].shader
-            count = sum(1 for d in order[first:] if d.shader == name)
-            draws.append(Draw(self.program(name), first, count))
-            first += count
+        for name in names:
+            layers = [d.layer for d in self.dreamers if d.shader == name]
+            draws.append(Draw(self.program(name), len(order), len(layers)))
+            order += layers
+        self.layers.set_order(np.array(order))
         return draws
 
     def program(self, name: str) -> moderngl.Program:
@@ -240,12 +238,7 @@ class Show:
             default_mode if d.param("blend") == 0 else int(d.param("blend")) - 1
             for d in self.dreamers
         ]
-        table = slot_table(
-            np.array([d.layer for d in self.dreamers]),
-            weights,
-            np.array(modes),
-            np.array([d.home for d in self.dreamers]),
-        )
+        table = slot_table(weights, modes, [d.home for d in self.dreamers])
         get = self.params.get
         fuse = get("/merge/resonance") + (self.resonance - get("/merge/resonance")) * get(
             "/merge/follow"

@@ -1,9 +1,10 @@
 #version 330 core
 // The dream-merge: every dreamer's layer blended into one image in ONE pass.
 //
-// The stack is read bottom (slot 0) to top. Per slot the info texture holds
-//   texel 0: (layer index in the array, weight, blend mode, unused)
-//   texel 1: (home x, home y, unused, unused) in uv units
+// The stack is read bottom to top: slot i is layer i of the array. Per slot the
+// Slots block holds (weight, blend mode, home x, home y), homes in uv units. A
+// uniform block, not a texture: on a CPU rasteriser a texelFetch per layer per
+// pixel costs more than the layer itself.
 // Blend modes: 0 add, 1 screen, 2 multiply, 3 dream, 4 lighten, 5 difference.
 // "dream" layers expose like light on film: their weighted colours add up in an
 // exposure E and come out as 1 - exp(-E * exposure), softly, never clipping; the rest of the
@@ -15,14 +16,30 @@
 // chaos (0..1): the malfunction. Layers tear into each other: each is displaced by
 // its neighbour's colour, shattered in blocks and split by channel.
 // Layer count is a uniform: the shader has no layer limit of its own.
-// The rig compiles this file twice, with CHAOS 0 and 1: on a CPU rasteriser even an
-// untaken chaos branch costs about 3x the whole merge, so calm frames skip it.
+// The rig compiles variants of this file: on a CPU rasteriser even an untaken
+// branch costs its full price, so what a frame does not use is compiled out.
+//   CHAOS 0/1: the malfunction code (about 3x the whole merge when present);
+//   MASKS 0/1: the resonance regions (0 when resonance is 1);
+//   MODE -1: each slot has its own blend mode; 0..5: every slot uses this one.
 #ifndef CHAOS
 #define CHAOS 1
 #endif
+#ifndef MASKS
+#define MASKS 1
+#endif
+#ifndef MODE
+#define MODE -1
+#endif
+//   EXACT 1: layers are the output's size, so a layer's pixel is read, not filtered.
+#ifndef EXACT
+#define EXACT 0
+#endif
+#ifndef MAX_SLOTS
+#define MAX_SLOTS 512  // the rig sets this from the driver's uniform block size
+#endif
 
 uniform sampler2DArray u_layers;
-uniform sampler2D u_info;
+layout(std140) uniform Slots { vec4 u_slots[MAX_SLOTS]; };
 uniform int u_count;
 uniform float u_resonance;
 uniform float u_chaos;
@@ -47,10 +64,22 @@ vec3 fetch_layer(float layer, vec2 uv) {
     return texture(u_layers, vec3(uv, layer)).rgb;
 }
 
+// This pixel of a layer: a plain read when sizes match (EXACT), else filtered.
+vec3 this_pixel(int layer, vec2 uv) {
+#if EXACT
+    ivec2 p = ivec2(gl_FragCoord.xy);
+    if (u_flip) p.y = int(u_resolution.y) - 1 - p.y;
+    return texelFetch(u_layers, ivec3(p, layer), 0).rgb;
+#else
+    return fetch_layer(float(layer), uv);
+#endif
+}
+
 // What layer `slot` contributes at uv, torn by chaos.
-vec3 sample_slot(int slot, float layer, vec2 uv) {
+vec3 sample_slot(int slot, vec2 uv) {
+    float layer = float(slot);
 #if CHAOS == 0
-    return fetch_layer(layer, uv);
+    return this_pixel(slot, uv);
 #else
     float c = u_chaos;
     int beat = int(floor(u_time * 12.0));
@@ -61,9 +90,7 @@ vec3 sample_slot(int slot, float layer, vec2 uv) {
         ? (vec2(hash3(ivec3(block, slot + 11)), hash3(ivec3(block.yx, slot + 23))) - 0.5) * 0.35 * c
         : vec2(0.0);
     // cross-layer displacement: the next dreamer's image pushes this one around
-    int next = (slot + 1) % u_count;
-    float next_layer = texelFetch(u_info, ivec2(0, next), 0).x;
-    vec2 push = (fetch_layer(next_layer, uv).rg - 0.5) * 0.25 * c;
+    vec2 push = (fetch_layer(float((slot + 1) % u_count), uv).rg - 0.5) * 0.25 * c;
     vec2 p = uv + tear + push;
     vec2 split = vec2(0.012 * c * (h - 0.5) * 4.0, 0.0);
     vec3 col = vec3(fetch_layer(layer, fract(p + split)).r,
@@ -89,31 +116,41 @@ void main() {
     float sigma = 0.55 / sqrt(float(max(u_count, 1)));
     float inv2s2 = 1.0 / (2.0 * sigma * sigma);
     float d2_min = 1e30, mask_sum = 0.0;
-    if (u_resonance < 1.0) {
+#if MASKS
+    {
         // softmax of -distance^2, shifted by the nearest home so it never underflows
         for (int i = 0; i < u_count; ++i) {
-            vec2 d = (uv - texelFetch(u_info, ivec2(1, i), 0).xy) * vec2(aspect, 1.0);
+            vec2 d = (uv - u_slots[i].zw) * vec2(aspect, 1.0);
             d2_min = min(d2_min, dot(d, d));
         }
         for (int i = 0; i < u_count; ++i) {
-            vec2 d = (uv - texelFetch(u_info, ivec2(1, i), 0).xy) * vec2(aspect, 1.0);
+            vec2 d = (uv - u_slots[i].zw) * vec2(aspect, 1.0);
             mask_sum += exp(-(dot(d, d) - d2_min) * inv2s2);
         }
     }
-    int first_mode = int(texelFetch(u_info, ivec2(0, 0), 0).z + 0.5);
+#endif
+#if MODE >= 0
+    int first_mode = MODE;
+#else
+    int first_mode = int(u_slots[0].y + 0.5);
+#endif
     vec3 acc = vec3(u_count > 0 && first_mode == 2 ? 1.0 : 0.0);
     vec3 exposure = vec3(0.0);
     for (int i = 0; i < u_count; ++i) {
-        vec4 info = texelFetch(u_info, ivec2(0, i), 0);
-        float w = info.y;
+        vec4 slot = u_slots[i];
+        float w = slot.x;
         if (w <= 0.0) continue;
-        if (u_resonance < 1.0) {
-            vec2 d = (uv - texelFetch(u_info, ivec2(1, i), 0).xy) * vec2(aspect, 1.0);
-            float own = exp(-(dot(d, d) - d2_min) * inv2s2) / mask_sum;
-            w *= mix(own, 1.0, u_resonance);
-        }
-        int mode = int(info.z + 0.5);
-        vec3 c = sample_slot(i, info.x, uv);
+#if MASKS
+        vec2 d = (uv - slot.zw) * vec2(aspect, 1.0);
+        float own = exp(-(dot(d, d) - d2_min) * inv2s2) / mask_sum;
+        w *= mix(own, 1.0, u_resonance);
+#endif
+#if MODE >= 0
+        const int mode = MODE;
+#else
+        int mode = int(slot.y + 0.5);
+#endif
+        vec3 c = sample_slot(i, uv);
         if (mode == 3) exposure += w * c;
         else acc = blend(mode, acc, c, w);
     }

@@ -1,10 +1,11 @@
 """The layer stack: every dreamer's layer in one texture array, filled by instanced draws.
 
 A layered framebuffer takes the whole array; the geometry shader in shaders/lib
-routes instance i to layer `u_first + i`, so all dreamers that share a shader are
-drawn with one call. Per-layer inputs (features, params) travel in a float texture,
-one row per layer, and raw signals in another: no uniform arrays, no layer limit
-but the driver's (GL_MAX_ARRAY_TEXTURE_LAYERS, 2048 on llvmpipe).
+routes instance i of a draw to the layer listed at `first + i` in the order table,
+so all dreamers that share a shader are drawn with one call wherever they sit.
+Per-layer inputs (features, params) travel in a float texture, one row per layer,
+and raw signals in another: no uniform arrays, no layer limit but the driver's
+(GL_MAX_ARRAY_TEXTURE_LAYERS, 2048 on llvmpipe).
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ FIELDS = {name: i for i, name in enumerate(FIELD_NAMES)}
 
 @dataclass(frozen=True, slots=True)
 class Draw:
-    """One instanced draw: `count` layers from `first`, all with `program`."""
+    """One instanced draw with `program`: the `count` layers listed from `first` on in
+    the stack's order table (see :meth:`LayerStack.set_order`)."""
 
     program: moderngl.Program
     first: int
@@ -56,7 +58,16 @@ class LayerStack:
         self.signals = ctx.texture((SIGNAL_WIDTH, count * SIGNAL_CHANNELS), 1, dtype="f4")
         self.signals.filter = (moderngl.LINEAR, moderngl.LINEAR)
         self.signals.repeat_x = self.signals.repeat_y = False
+        self.order = ctx.texture((count, 1), 1, dtype="f4")
+        self.order.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        self.set_order(np.arange(count))
         self._vaos: dict[int, moderngl.VertexArray] = {}
+
+    def set_order(self, layers: np.ndarray) -> None:
+        """The layer each draw slot fills, draws' runs back to back."""
+        table = np.zeros(self.count, np.float32)
+        table[: len(layers)] = layers
+        self.order.write(table)
 
     def upload(self, data: np.ndarray, signals: np.ndarray | None = None) -> None:
         """data: (count, DATA_TEXELS * 4) float32; signals: (count * 3, SIGNAL_WIDTH)."""
@@ -69,6 +80,7 @@ class LayerStack:
         self.fbo.clear(0.0, 0.0, 0.0, 1.0)
         self.data.use(0)
         self.signals.use(1)
+        self.order.use(2)
         for draw in draws:
             prog = draw.program
             for name, value in (
@@ -79,6 +91,7 @@ class LayerStack:
                 ("u_first", draw.first),
                 ("u_dreamer_data", 0),
                 ("u_signals", 1),
+                ("u_order", 2),
             ):
                 if name in prog:
                     prog[name].value = value  # type: ignore[union-attr]
@@ -101,5 +114,5 @@ class LayerStack:
     def release(self) -> None:
         for vao in self._vaos.values():
             vao.release()
-        for obj in (self.fbo, self.texture, self.data, self.signals):
+        for obj in (self.fbo, self.texture, self.data, self.signals, self.order):
             obj.release()

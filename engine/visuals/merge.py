@@ -26,16 +26,14 @@ class Blend(IntEnum):
 BLEND_NAMES = tuple(m.name.lower() for m in Blend)
 
 
-def slot_table(
-    layers: np.ndarray, weights: np.ndarray, modes: np.ndarray, homes: np.ndarray
-) -> np.ndarray:
-    """Pack per-slot merge inputs into the (n, 2, 4) float32 rows the shader reads."""
-    n = len(layers)
-    table = np.zeros((n, 2, 4), np.float32)
-    table[:, 0, 0] = layers
-    table[:, 0, 1] = weights
-    table[:, 0, 2] = modes
-    table[:, 1, :2] = homes
+def slot_table(weights: object, modes: object, homes: object) -> np.ndarray:
+    """Pack per-slot merge inputs (slot i is layer i) into the (n, 4) float32 rows
+    the shader's Slots block reads: weight, blend mode, home x, home y."""
+    w = np.asarray(weights, np.float32)
+    table = np.zeros((len(w), 4), np.float32)
+    table[:, 0] = w
+    table[:, 1] = np.asarray(modes, np.float32)
+    table[:, 2:] = np.asarray(homes, np.float32).reshape(len(w), 2)
     return table
 
 
@@ -43,36 +41,42 @@ class Merge:
     def __init__(self, ctx: moderngl.Context, size: tuple[int, int]) -> None:
         self.ctx = ctx
         self.size = size
-        version, _, body = MERGE_PATH.read_text().partition("\n")
-        # two builds: calm frames must not pay for the chaos code (see merge.frag)
-        self.programs = [
-            compile_program(
-                ctx,
-                MERGE_PATH,
-                vertex=lib("quad.vert"),
-                fragment=f"{version}\n#define CHAOS {chaos}\n#line 2\n{body}",
-            )
-            for chaos in (0, 1)
-        ]
+        self._source = MERGE_PATH.read_text().partition("\n")
+        # as many slots as one uniform block holds (16 bytes a slot)
+        self.max_slots = int(ctx.info["GL_MAX_UNIFORM_BLOCK_SIZE"]) // 16
+        self.slots = ctx.buffer(reserve=self.max_slots * 16)
+        self._variants: dict[tuple[int, ...], tuple[moderngl.Program, moderngl.VertexArray]]
+        self._variants = {}
         self.output = ctx.texture(size, 4)
         self.fbo = ctx.framebuffer(color_attachments=[self.output])
-        self.vaos = [ctx.vertex_array(p, []) for p in self.programs]
-        self._info: moderngl.Texture | None = None
-        # drivers compile at the first draw: pay for both builds now, not mid-show
-        self.fbo.use()
-        for prog, vao in zip(self.programs, self.vaos, strict=True):
+
+    def variant(
+        self, chaos: bool, masks: bool, mode: int, exact: bool = False
+    ) -> tuple[moderngl.Program, moderngl.VertexArray]:
+        """The build of merge.frag for this kind of frame (see its header), compiled and
+        drawn once on first use: drivers compile at the first draw."""
+        key = (int(chaos), int(masks), int(mode), int(exact))
+        found = self._variants.get(key)
+        if found is None:
+            version, _, body = self._source
+            defines = "".join(
+                f"#define {k} {v}\n"
+                for k, v in zip(("CHAOS", "MASKS", "MODE", "EXACT"), key, strict=True)
+            )
+            prog = compile_program(
+                self.ctx,
+                MERGE_PATH,
+                vertex=lib("quad.vert"),
+                fragment=f"{version}\n{defines}#define MAX_SLOTS {self.max_slots}\n#line 2\n{body}",
+            )
+            prog["Slots"].binding = 0  # type: ignore[union-attr]
+            vao = self.ctx.vertex_array(prog, [])
             if "u_count" in prog:
                 prog["u_count"].value = 0  # type: ignore[union-attr]
+            self.fbo.use()
             vao.render(moderngl.TRIANGLES, vertices=3)
-        ctx.finish()
-
-    def _info_texture(self, n: int) -> moderngl.Texture:
-        if self._info is None or self._info.height != n:
-            if self._info is not None:
-                self._info.release()
-            self._info = self.ctx.texture((2, n), 4, dtype="f4")
-            self._info.filter = (moderngl.NEAREST, moderngl.NEAREST)
-        return self._info
+            found = self._variants[key] = (prog, vao)
+        return found
 
     def render(
         self,
@@ -85,22 +89,24 @@ class Merge:
         exposure: float = 1.0,
         flip: bool = True,
     ) -> None:
-        """Blend `slots` (see :func:`slot_table`) into the output.
+        """Blend `slots` (see :func:`slot_table`; slot i is layer i) into the output.
 
         flip=True writes the image top row first, so a readback is already in
         video order (files, tests); a window wants flip=False.
         """
         n = len(slots)
-        info = self._info_texture(max(n, 1))
+        if n > min(self.max_slots, layers.layers):
+            raise ValueError(f"{n} slots, but {layers.layers} layers and room for {self.max_slots}")
         if n:
-            info.write(np.ascontiguousarray(slots, dtype="f4"))
+            self.slots.write(np.ascontiguousarray(slots, dtype="f4"))
+        self.slots.bind_to_uniform_block(0)
         layers.use(0)
-        info.use(1)
-        torn = int(chaos > 0.0)
-        prog = self.programs[torn]
+        modes = np.unique(slots[:, 1]) if n else np.zeros(1)
+        mode = int(modes[0]) if len(modes) == 1 else -1
+        exact = (layers.width, layers.height) == self.size
+        prog, vao = self.variant(chaos > 0.0, resonance < 1.0, mode, exact)
         values: dict[str, object] = {
             "u_layers": 0,
-            "u_info": 1,
             "u_count": n,
             "u_resonance": float(resonance),
             "u_chaos": float(chaos),
@@ -113,7 +119,7 @@ class Merge:
             if name in prog:
                 prog[name].value = value  # type: ignore[union-attr]
         self.fbo.use()
-        self.vaos[torn].render(moderngl.TRIANGLES, vertices=3)
+        vao.render(moderngl.TRIANGLES, vertices=3)
 
     def read(self) -> np.ndarray:
         """The merged image as (h, w, 3) uint8 (top row first when rendered with flip)."""
@@ -121,6 +127,8 @@ class Merge:
         return np.frombuffer(self.fbo.read(components=3), np.uint8).reshape(h, w, 3)
 
     def release(self) -> None:
-        for obj in (*self.vaos, *self.programs, self.fbo, self.output, self._info):
-            if obj is not None:
-                obj.release()
+        for prog, vao in self._variants.values():
+            vao.release()
+            prog.release()
+        for obj in (self.fbo, self.output, self.slots):
+            obj.release()
