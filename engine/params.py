@@ -207,13 +207,18 @@ class ParamSpace:
         }
 
     # writing
-    def set(self, pattern: str, value: object, fade: float = 0.0) -> int:
-        """Move every matching param to `value` over `fade` seconds; returns how many matched."""
+    def set(self, pattern: str, value: object, fade: float = 0.0, *, jump: bool = False) -> int:
+        """Move every matching param to `value` over `fade` seconds; returns how many matched.
+        jump=True lands there at once, past fades and smoothing (a show's starting values)."""
         paths = self.match(pattern)
         if not paths:
             raise ParamError(f"no param matches {pattern}")
         for path in paths:
             self._set_one(path, value, fade)
+            if jump:
+                st = self._params[path]
+                st.value = list(st.target)
+                st.ramp_len = st.ramp_pos = 0.0
         return len(paths)
 
     def set_unit(self, path: str, x: float, fade: float = 0.0) -> None:

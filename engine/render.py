@@ -20,6 +20,7 @@ from tqdm import tqdm
 from engine import sets
 from engine.audio.engine import available_patches
 from engine.clock import FrameClock
+from engine.mapping import available_mappings
 from engine.show import Show
 from engine.visuals.context import headless_context
 from engine.visuals.shaders import available_layers
@@ -53,7 +54,12 @@ class RenderResult:
 
 
 def load_set(path: Path | str) -> sets.SetSpec:
-    return sets.load(path, shaders=set(available_layers()), patches=set(available_patches()))
+    return sets.load(
+        path,
+        shaders=set(available_layers()),
+        patches=set(available_patches()),
+        mappings=set(available_mappings()),
+    )
 
 
 @contextlib.contextmanager

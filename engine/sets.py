@@ -68,6 +68,7 @@ class SetSpec:
     seed: int
     layer_scale: float
     sample_rate: int
+    mapping: str  # a mapping script in patches/mappings/ ("" for none)
     dreamers: tuple[DreamerGroup, ...]
     values: Mapping[str, object]  # initial param values by path (from [merge], [master], [group])
     cues: tuple[Cue, ...]
@@ -233,8 +234,15 @@ def _parse_cue(path: Path, where: str, data: object, duration: float) -> Cue:
     return cue
 
 
-def load(path: Path | str, *, shaders: set[str], patches: set[str]) -> SetSpec:
-    """Read and check a set file. `shaders` and `patches` are the names that exist."""
+def load(
+    path: Path | str,
+    *,
+    shaders: set[str],
+    patches: set[str],
+    mappings: set[str] | None = None,
+) -> SetSpec:
+    """Read and check a set file. `shaders`, `patches` and `mappings` are the names that
+    exist."""
     path = Path(path)
     try:
         raw = tomllib.loads(path.read_text())
@@ -256,6 +264,7 @@ def load(path: Path | str, *, shaders: set[str], patches: set[str]) -> SetSpec:
         seed=s.get("seed", int, 0),
         layer_scale=s.get("layer_scale", float, 0.5, lambda v: None if 0 < v <= 1 else "0..1"),
         sample_rate=s.get("sample_rate", int, 48000, _check_rate),
+        mapping=s.get("mapping", str, "", _known_mapping(mappings)),
         dreamers=tuple(
             _parse_group(path, f"dreamers[{i}]", g, shaders, patches)
             for i, g in enumerate(top.get("dreamers", list, check=_non_empty))
@@ -278,6 +287,15 @@ def load(path: Path | str, *, shaders: set[str], patches: set[str]) -> SetSpec:
     s.finish()
     top.finish()
     return spec
+
+
+def _known_mapping(mappings: set[str] | None) -> Callable[[str], str | None]:
+    def check(name: str) -> str | None:
+        if mappings is None or name in mappings:
+            return None
+        return f"unknown mapping {name!r} (known: {', '.join(sorted(mappings)) or 'none'})"
+
+    return check
 
 
 def _non_empty(v: list[object]) -> str | None:

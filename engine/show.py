@@ -11,20 +11,22 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import moderngl
 import numpy as np
 
-from engine.audio.engine import AudioEngine
+from engine.audio.engine import PATCH_DIR, AudioEngine, AudioError
 from engine.clock import Tick
 from engine.dreamers import GROUP_PARAMS, Dreamer
 from engine.features import resonance
+from engine.mapping import MAPPING_DIR, DreamerView, Mapping, Rig, find_mapping
 from engine.params import ParamError, ParamSpace, ParamSpec
 from engine.sets import Cue, SetError, SetSpec
 from engine.sources.simulate import Hypnogram
 from engine.visuals.layers import FIELD_NAMES, Draw, LayerStack
 from engine.visuals.merge import BLEND_NAMES, Merge, slot_table
-from engine.visuals.shaders import LayerSource, find_layer, warm
+from engine.visuals.shaders import SHADER_DIR, LayerSource, find_layer, warm
 
 PREROLL = 12.0  # seconds of signal generated before the show starts, so features are ready
 ANALYSIS_RATE = 10.0  # feature analyses per second per dreamer
@@ -41,6 +43,15 @@ MASTER_PARAMS = (
     ParamSpec("/master/volume", 0.8, smooth=0.05, doc="master level"),
     ParamSpec("/master/reverb", 0.35, smooth=0.2, doc="reverb mix"),
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Folders:
+    """Where a show finds its live-coded files (tests point these elsewhere)."""
+
+    shaders: Path = SHADER_DIR
+    patches: Path = PATCH_DIR
+    mappings: Path = MAPPING_DIR
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +75,11 @@ class Show:
         size: tuple[int, int] | None = None,
         fps: float | None = None,
         audio: bool = True,
+        audio_mode: str = "manual",
+        folders: Folders | None = None,
     ) -> None:
         self.spec = spec
+        self.folders = folders or Folders()
         self.ctx = ctx
         self.size = size or spec.size
         self.fps = fps or spec.fps
@@ -78,6 +92,7 @@ class Show:
         self._cues = list(spec.cues)
         self._next_cue = 0
         self.resonance = 0.0  # the group's measured breath synchrony, 0..1
+        self.mapping = self._mapping(spec.mapping)
         self._group_phase = 0.0
         self._analysis_every = max(1, round(self.fps / ANALYSIS_RATE))
 
@@ -87,14 +102,15 @@ class Show:
         self.layers = LayerStack(ctx, self.layer_size, len(self.dreamers))
         self.merge = Merge(ctx, self.size)
         self._programs: dict[str, moderngl.Program] = {}
+        self._fading: dict[str, tuple[moderngl.Program, float, float]] = {}
         self._uses_signals: set[str] = set()
-        self._draws = self._build_draws()
+        self._groups = self._build_groups()
+        self._now = 0.0
 
         self.audio: AudioEngine | None = None
+        self.audio_notice = ""
         if audio:
-            self.audio = AudioEngine(
-                sr=spec.sample_rate, fps=self.fps, seed=spec.seed, mode="manual"
-            )
+            self.audio = self._open_audio(audio_mode)
             for d in self.dreamers:
                 self.audio.add_voice(d.path, d.patch)
 
@@ -103,6 +119,33 @@ class Show:
             d.analyse(0.0)
 
     # building
+    def _mapping(self, name: str) -> Mapping | None:
+        return Mapping(find_mapping(name, self.folders.mappings)) if name else None
+
+    def _open_audio(self, mode: str) -> AudioEngine:
+        """mode "auto": a sound device if there is one, else computed without playing."""
+        spec = self.spec
+        if mode in ("auto", "realtime"):
+            try:
+                return AudioEngine(
+                    sr=spec.sample_rate,
+                    fps=self.fps,
+                    seed=spec.seed,
+                    mode="realtime",
+                    patch_dir=self.folders.patches,
+                )
+            except AudioError as exc:
+                if mode == "realtime":
+                    raise
+                self.audio_notice = f"no sound device ({exc}): audio is computed, not played"
+        return AudioEngine(
+            sr=spec.sample_rate,
+            fps=self.fps,
+            seed=spec.seed,
+            mode="manual",
+            patch_dir=self.folders.patches,
+        )
+
     def _make_dreamers(self) -> list[Dreamer]:
         total = self.spec.dreamer_count
         dreamers: list[Dreamer] = []
@@ -129,9 +172,9 @@ class Show:
                 dreamers.append(d)
         return dreamers
 
-    def _set_checked(self, path: str, value: object, where: str, fade: float = 0.0) -> None:
+    def _set_checked(self, path: str, value: object, where: str) -> None:
         try:
-            self.params.set(path, value, fade)
+            self.params.set(path, value, jump=True)
         except ParamError as exc:
             raise SetError(self.spec.path, where, str(exc)) from None
 
@@ -152,28 +195,79 @@ class Show:
                     except ParamError as exc:
                         raise SetError(self.spec.path, where, str(exc)) from None
 
-    def _build_draws(self) -> list[Draw]:
-        """One instanced draw per shader; dreamer i stays in layer i (its merge slot)."""
-        names = sorted({d.shader for d in self.dreamers})
+    def _build_groups(self) -> list[tuple[str, int, int]]:
+        """One instanced draw per shader: (name, first, count) into the order table, in
+        which dreamer i's layer is i (its merge slot)."""
         order: list[int] = []
-        draws = []
-        for name in names:
+        groups = []
+        for name in sorted({d.shader for d in self.dreamers}):
             layers = [d.layer for d in self.dreamers if d.shader == name]
-            draws.append(Draw(self.program(name), len(order), len(layers)))
+            self.program(name)
+            groups.append((name, len(order), len(layers)))
             order += layers
         self.layers.set_order(np.array(order))
-        return draws
+        return groups
+
+    @property
+    def shaders(self) -> list[str]:
+        """The layer shaders this show uses."""
+        return [name for name, _, _ in self._groups]
 
     def program(self, name: str) -> moderngl.Program:
         prog = self._programs.get(name)
         if prog is None:
-            source = LayerSource.load(find_layer(name))
-            prog = source.compile(self.ctx)
-            warm(self.ctx, prog, self.layers.fbo)
-            self._programs[name] = prog
-            if "signal(" in source.code:
-                self._uses_signals.add(name)
+            prog = self._programs[name] = self._compile(
+                LayerSource.load(find_layer(name, self.folders.shaders))
+            )
         return prog
+
+    def _compile(self, source: LayerSource) -> moderngl.Program:
+        prog = source.compile(self.ctx)
+        warm(self.ctx, prog, self.layers.fbo)
+        name = source.path.stem
+        if "signal(" in source.code:
+            self._uses_signals.add(name)
+        else:
+            self._uses_signals.discard(name)
+        return prog
+
+    def swap_shader(self, source: LayerSource, fade: float) -> None:
+        """Put a new version of a layer shader in, crossfading from the old over `fade`
+        seconds. Compile errors raise ShaderError and leave the old one running."""
+        name = source.path.stem
+        new = self._compile(source)
+        old = self._programs.get(name)
+        self._programs[name] = new
+        if old is None:
+            return
+        previous = self._fading.pop(name, None)
+        if previous is not None:
+            self._release_program(previous[0])
+        if fade > 0:
+            self._fading[name] = (old, self._now, fade)
+        else:
+            self._release_program(old)
+
+    def _release_program(self, prog: moderngl.Program) -> None:
+        self.layers.forget(prog)
+        prog.release()
+
+    def _draws(self, t: float) -> list[Draw]:
+        draws = []
+        for name, first, count in self._groups:
+            fading = self._fading.get(name)
+            if fading is not None:
+                old, start, length = fading
+                x = (t - start) / length
+                if x >= 1.0:
+                    del self._fading[name]
+                    self._release_program(old)
+                else:
+                    draws.append(Draw(old, first, count))
+                    draws.append(Draw(self._programs[name], first, count, fade=max(x, 0.0)))
+                    continue
+            draws.append(Draw(self._programs[name], first, count))
+        return draws
 
     # running
     def fire_due_cues(self, t: float) -> list[Cue]:
@@ -186,9 +280,37 @@ class Show:
             self._next_cue += 1
         return fired
 
+    def go(self, name: str | None = None) -> Cue:
+        """Fire a cue now, out of time (a GO button): the next pending one, or by name."""
+        pending = self._cues[self._next_cue :]
+        if name is not None:
+            pending = [c for c in self._cues if c.name == name]
+        if not pending:
+            raise KeyError(f"no cue {name!r}" if name else "no cue left")
+        cue = pending[0]
+        for pattern, value in cue.changes.items():
+            self.params.set(pattern, value, cue.fade)
+        if name is None:
+            self._next_cue += 1
+        return cue
+
+    def reload_set(self, spec: SetSpec) -> None:
+        """Re-apply an edited set: its values, its cues still to come, its mapping.
+        Dreamers, sizes and rates need a restart and are left as they are."""
+        self._check_cues(spec.cues)
+        self._apply_values(spec)
+        self._cues = [c for c in spec.cues if c.time > self._now]
+        self._next_cue = 0
+        if spec.mapping != self.spec.mapping:
+            self.mapping = self._mapping(spec.mapping)
+        self.spec = replace(self.spec, values=spec.values, cues=spec.cues, mapping=spec.mapping)
+
     def step(self, tick: Tick) -> Frame:
         t, dt = tick.time, tick.dt
+        self._now = t
         self.fire_due_cues(t)
+        if self.mapping is not None:
+            self.mapping.run(self._rig(tick))
         self.params.update(dt)
         get = self.params.get
 
@@ -208,6 +330,10 @@ class Show:
         image = self._render(t, dt, tick.frame)
         audio = self._sound() if self.audio is not None else None
         return Frame(tick.frame, t, image, audio)
+
+    def _rig(self, tick: Tick) -> Rig:
+        views = [DreamerView(d.id, d.path, dict(d.values)) for d in self.dreamers]
+        return Rig(tick.time, tick.dt, tick.frame, views, self.resonance, self.params)
 
     def weights(self) -> np.ndarray:
         """Each dreamer's share of the merge now: weight, mute and sleep state."""
@@ -231,7 +357,7 @@ class Show:
         data = np.zeros((n, self.layers.data.width * 4), np.float32)
         data[:, : rows.shape[1]] = rows
         self.layers.upload(data, signals)
-        self.layers.render(self._draws, time=t, dt=dt, frame=frame)
+        self.layers.render(self._draws(t), time=t, dt=dt, frame=frame)
 
         default_mode = int(self.params.get("/merge/mode"))
         modes = [
@@ -253,7 +379,7 @@ class Show:
         )
         return self.merge.read()
 
-    def _sound(self) -> np.ndarray:
+    def _sound(self) -> np.ndarray | None:
         assert self.audio is not None
         ramp = 1.0 / self.fps
         for d in self.dreamers:
@@ -263,6 +389,8 @@ class Show:
             self.audio.set_gain(d.path, gain, ramp)
         self.audio.set_master("volume", self.params.get("/master/volume"), ramp)
         self.audio.set_master("reverb", self.params.get("/master/reverb"), ramp)
+        if self.audio.mode != "manual":
+            return None  # a sound device plays it; nothing comes back per frame
         return self.audio.process_frame()
 
     def close(self) -> None:
@@ -273,3 +401,5 @@ class Show:
         self.merge.release()
         for prog in self._programs.values():
             prog.release()
+        for old, _, _ in self._fading.values():
+            old.release()

@@ -103,3 +103,11 @@ def test_bad_specs_are_refused():
         ParamSpec("/a", 1.0, 2.0, 1.0)
     with pytest.raises(ParamError):
         ParamSpec("/a", 1.0, 0.0, 10.0, curve="log")
+
+
+def test_jump_lands_at_once_past_smoothing():
+    ps = space(ParamSpec("/a/x", 0.0, smooth=1.0))
+    ps.set("/a/x", 0.8, jump=True)
+    assert ps.get("/a/x") == 0.8
+    ps.update(0.1)
+    assert ps.get("/a/x") == 0.8

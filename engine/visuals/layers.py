@@ -40,6 +40,7 @@ class Draw:
     program: moderngl.Program
     first: int
     count: int
+    fade: float = 1.0  # below 1: blended over what the layers hold (a shader crossfade)
 
 
 class LayerStack:
@@ -92,13 +93,19 @@ class LayerStack:
                 ("u_dreamer_data", 0),
                 ("u_signals", 1),
                 ("u_order", 2),
+                ("u_fade", draw.fade),
             ):
                 if name in prog:
                     prog[name].value = value  # type: ignore[union-attr]
             vao = self._vaos.get(prog.glo)
             if vao is None:
                 vao = self._vaos[prog.glo] = self.ctx.vertex_array(prog, [])
+            if draw.fade < 1.0:
+                self.ctx.enable(moderngl.BLEND)
+                self.ctx.blend_func = moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA
             vao.render(moderngl.TRIANGLES, vertices=3, instances=draw.count)
+            if draw.fade < 1.0:
+                self.ctx.disable(moderngl.BLEND)
 
     def read_layer(self, index: int) -> np.ndarray:
         """One layer as (h, w, 4) uint8, bottom row first (GL order); for tests and snapshots."""

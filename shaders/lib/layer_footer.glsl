@@ -1,5 +1,5 @@
 
 void main() {
     _oneiric_load();
-    fragColor = clamp(layer(v_uv), 0.0, 1.0);
+    fragColor = vec4(clamp(layer(v_uv).rgb, 0.0, 1.0), u_fade);
 }

@@ -7,6 +7,7 @@ uniform int u_frame;         // frame number
 uniform vec2 u_resolution;   // layer size in pixels
 uniform sampler2D u_dreamer_data;  // one row per layer, 8 RGBA32F texels
 uniform sampler2D u_signals;       // rows: layer * 3 + channel (0 eeg, 1 ecg, 2 resp)
+uniform float u_fade;              // 1, or less while this shader crossfades in
 in vec2 v_uv;
 flat in int v_layer;
 out vec4 fragColor;

@@ -1,0 +1,263 @@
+"""Playing live: the show on the wall clock, with files that reload mid-show.
+
+Each frame: apply what was edited (a shader warmed off the show's path, a patch, the
+mapping script, the set itself), apply queued commands (REPL, and later OSC and
+MIDI), step the show, show or record the frame, then wait for the next frame's
+slot. A frame that finishes after its slot is late; slots that pass entirely
+while a frame renders are dropped. Nothing that goes wrong in a file stops the
+show: the last good version keeps running and the error is kept for the overlay
+and the log, with its file and line.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from engine import sets
+from engine.audio.engine import PatchError
+from engine.clock import Clock, RealtimeClock, Tick
+from engine.events import Event, EventQueue
+from engine.params import ParamError, ParamSpec
+from engine.reload import Warmer, Watcher
+from engine.render import load_set
+from engine.show import Frame, Show
+from engine.visuals.shaders import ShaderError
+
+log = logging.getLogger("oneiric.live")
+LIVE_PARAMS = (ParamSpec("/live/crossfade", 1.0, 0.0, 10.0, unit="s", doc="shader swap time"),)
+
+
+class SessionLog(Protocol):
+    """What the live loop records (engine.record.SessionWriter)."""
+
+    def frame(self, tick: Tick) -> None: ...
+    def event(self, frame: int, event: Event) -> None: ...
+    def source(
+        self, frame: int, kind: str, path: str, text: str | None, error: str | None = None
+    ) -> None: ...
+
+
+class FrameSink(Protocol):
+    def write(self, image: np.ndarray) -> None: ...
+
+
+@dataclass
+class LiveStats:
+    frames: int = 0
+    late: int = 0  # frames that finished after their slot
+    dropped: int = 0  # slots that passed while a frame was still rendering
+    frame_ms: deque[float] = field(default_factory=lambda: deque(maxlen=120))
+
+    @property
+    def fps(self) -> float:
+        if not self.frame_ms:
+            return 0.0
+        return 1000.0 / max(float(np.mean(self.frame_ms)), 1e-6)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveError:
+    """Something that went wrong in a file, for the overlay and the tests."""
+
+    kind: str  # shader, patch, mapping, set
+    path: Path
+    line: int | None
+    message: str
+    frame: int
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else str(self.path)
+        return f"{where}: {self.message}"
+
+
+class Live:
+    def __init__(
+        self,
+        show: Show,
+        *,
+        clock: Clock | None = None,
+        watch: bool = True,
+        session: SessionLog | None = None,
+        sink: FrameSink | None = None,
+        audio_sink: Callable[[np.ndarray], None] | None = None,
+    ) -> None:
+        self.show = show
+        for spec in LIVE_PARAMS:
+            show.params.register(spec)
+        self.clock = clock or RealtimeClock(show.fps)
+        self.commands = EventQueue(maxlen=4096)
+        self.stats = LiveStats()
+        self.errors: deque[LiveError] = deque(maxlen=32)
+        self.session = session
+        self.sink = sink
+        self.audio_sink = audio_sink
+        folders = show.folders
+        self.watched = [folders.shaders, folders.patches, folders.mappings]
+        self.watched.append(show.spec.path.resolve().parent)
+        self.watcher = Watcher(self.watched) if watch else None
+        self.warmer = Warmer()
+        self.frame_index = 0
+        self.last_frame: Frame | None = None
+        self.swaps: list[tuple[int, str]] = []  # (frame, shader) for each shader swapped in
+        self._mapping_error: object = None
+
+    # what changed
+    def file_changed(self, path: Path) -> None:
+        """React to an edited file (the watcher calls this; tests may too)."""
+        path = path.resolve()
+        folders = self.show.folders
+        if path.parent == folders.shaders.resolve() and path.stem in self.show.shaders:
+            self.warmer.request(path)
+        elif path.parent == folders.mappings.resolve():
+            self._reload_mapping(path)
+        elif path.parent == folders.patches.resolve() and path.suffix == ".py":
+            self._reload_patch(path)
+        elif path == self.show.spec.path.resolve():
+            self._reload_set(path)
+
+    def _error(self, kind: str, path: Path, line: int | None, message: str) -> None:
+        err = LiveError(kind, path, line, message, self.frame_index)
+        self.errors.append(err)
+        log.error("%s", err)
+        if self.session is not None:
+            self.session.source(self.frame_index, kind, str(path), None, str(err))
+
+    def _record_source(self, kind: str, path: Path, text: str) -> None:
+        if self.session is not None:
+            self.session.source(self.frame_index, kind, str(path), text)
+
+    def _reload_mapping(self, path: Path) -> None:
+        mapping = self.show.mapping
+        if mapping is None or mapping.path != path:
+            return
+        if mapping.load():
+            log.info("mapping %s reloaded", path.name)
+            self._record_source("mapping", path, path.read_text())
+        elif mapping.error is not None:
+            self._error("mapping", path, mapping.error.line, mapping.error.message)
+
+    def _reload_patch(self, path: Path) -> None:
+        audio = self.show.audio
+        if audio is None or path.stem not in {d.patch for d in self.show.dreamers}:
+            return
+        try:
+            keys = audio.reload_patch(path.stem)
+        except PatchError as exc:
+            where = exc.path or path
+            message = exc.detail.removeprefix(f"{where}:{exc.line}:").removeprefix(f"{where}:")
+            self._error("patch", where, exc.line, message.strip())
+            return
+        log.info("patch %s reloaded for %d voices", path.stem, len(keys))
+        self._record_source("patch", path, path.read_text())
+
+    def _reload_set(self, path: Path) -> None:
+        try:
+            spec = load_set(path)
+            self.show.reload_set(spec)
+        except sets.SetError as exc:
+            self._error("set", exc.path, None, f"{exc.where}: {exc.message}")
+            return
+        log.info("set %s re-applied", path.name)
+        self._record_source("set", path, path.read_text())
+
+    def _swap_warmed(self) -> None:
+        for done in self.warmer.results():
+            if done.error is not None:
+                self._error("shader", done.error.path, done.error.line, done.error.message)
+                continue
+            assert done.source is not None
+            try:
+                fade = self.show.params.get("/live/crossfade")
+                self.show.swap_shader(done.source, fade)
+            except ShaderError as exc:
+                self._error("shader", exc.path, exc.line, exc.message)
+                continue
+            self.swaps.append((self.frame_index, done.path.stem))
+            self._record_source("shader", done.path, done.source.code)
+            log.info("shader %s swapped in (warmed in %.2f s)", done.path.name, done.seconds)
+
+    # commands
+    def command(self, address: str, *args: object) -> None:
+        """Queue a command from any thread: a param path with a value (and fade), or
+        /cue/go [name]."""
+        self.commands.push(Event(time.perf_counter(), "command", address, tuple(args)))
+
+    def _apply(self, event: Event) -> None:
+        try:
+            if event.address == "/cue/go":
+                name = str(event.value[0]) if event.value else None
+                self.show.go(name)
+            else:
+                value, *rest = event.value
+                fade = float(rest[0]) if rest else 0.0  # type: ignore[arg-type]
+                self.show.params.set(event.address, value, fade)
+        except (ParamError, ValueError, TypeError, KeyError) as exc:
+            log.warning("command %s %s ignored: %s", event.address, event.value, exc)
+            return
+        if self.session is not None:
+            self.session.event(self.frame_index, event)
+
+    # the loop
+    def step(self) -> Frame:
+        """One frame: reloads, commands, the show, the outputs."""
+        if self.watcher is not None:
+            for path in self.watcher.drain():
+                self.file_changed(path)
+        self._swap_warmed()
+        for event in self.commands.drain():
+            self._apply(event)
+        tick = self.clock.tick()
+        self.frame_index = tick.frame
+        if self.session is not None:
+            self.session.frame(tick)
+        t0 = time.perf_counter()
+        frame = self.show.step(tick)
+        mapping = self.show.mapping
+        err = mapping.error if mapping is not None else None
+        if err is not None and err is not self._mapping_error:  # report each failure once
+            self._error("mapping", err.path, err.line, err.message)
+        self._mapping_error = err
+        if self.sink is not None:
+            self.sink.write(frame.image)
+        if self.audio_sink is not None and frame.audio is not None:
+            self.audio_sink(frame.audio)
+        self.stats.frame_ms.append((time.perf_counter() - t0) * 1000)
+        self.stats.frames += 1
+        self.last_frame = frame
+        return frame
+
+    def run(
+        self, duration: float | None = None, *, stop: Callable[[], bool] = lambda: False
+    ) -> None:
+        """Play until `duration` seconds of show have passed or `stop()` says so, pacing
+        frames to the show's fps."""
+        period = 1.0 / self.show.fps
+        start = time.perf_counter()
+        slot = 1
+        while not stop():
+            frame = self.step()
+            if duration is not None and frame.time >= duration:
+                break
+            deadline = start + slot * period
+            now = time.perf_counter()
+            if now <= deadline:
+                time.sleep(deadline - now)
+                slot += 1
+            else:
+                self.stats.late += 1
+                missed = int((now - deadline) / period)
+                self.stats.dropped += missed
+                slot += 1 + missed
+
+    def close(self) -> None:
+        if self.watcher is not None:
+            self.watcher.close()
+        self.warmer.close()

@@ -1,0 +1,162 @@
+"""Live coding mid-show: shaders, patches and mapping scripts reload without stopping it."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine import sets
+from engine.clock import FrameClock
+from engine.live import Live
+from engine.show import Folders, Show
+
+SET = """
+[set]
+duration = 60.0
+fps = 15
+size = [64, 36]
+seed = 4
+layer_scale = 1.0
+{mapping}
+
+[merge]
+mode = "add"
+resonance = 1.0
+state = 0.0
+
+[[dreamers]]
+count = 2
+stages = [[0, "W"]]
+shader = "probe"
+patch = "{patch}"
+"""
+
+SOLID = "vec4 layer(vec2 uv) {{ return vec4({r}, {g}, {b}, 1.0); }}\n"
+BROKEN = (
+    "vec4 layer(vec2 uv) {\n    vec3 c = vec3(0.0, 0.0, 1.0);\n    return vec4(c * , 1.0);\n}\n"
+)
+
+TONE = """
+import pyo
+CONTROLS = {{"amp": 0.5}}
+def build(ctl, seed):
+    return pyo.Sine(freq={freq}, mul=0.2 + 0.0 * ctl["amp"])
+"""
+
+
+@pytest.fixture
+def rig(tmp_path, gl):
+    """A live show over files in tmp_path: shaders/probe.glsl, patches/tone.py, a mapping."""
+    folders = Folders(tmp_path / "shaders", tmp_path / "patches", tmp_path / "mappings")
+    for folder in (folders.shaders, folders.patches, folders.mappings):
+        folder.mkdir()
+    (folders.shaders / "probe.glsl").write_text(SOLID.format(r=0.5, g=0, b=0))
+    (folders.patches / "master.py").write_text(
+        (Path(__file__).resolve().parents[1] / "patches" / "master.py").read_text()
+    )
+    (folders.patches / "tone.py").write_text(TONE.format(freq=440))
+    (folders.mappings / "live.py").write_text("def update(rig):\n    pass\n")
+    path = tmp_path / "live.toml"
+    path.write_text(SET.format(mapping='mapping = "live"', patch="tone"))
+    spec = sets.load(path, shaders={"probe"}, patches={"tone"}, mappings={"live"})
+    show = Show(spec, gl, folders=folders)
+    live = Live(show, clock=FrameClock(15))
+    live.show.params.set("/live/crossfade", 0.2)
+    yield live, folders
+    live.close()
+    show.close()
+
+
+def colour(live: Live) -> np.ndarray:
+    assert live.last_frame is not None
+    return live.last_frame.image.reshape(-1, 3).mean(axis=0)
+
+
+def step_until(live: Live, done, timeout: float = 20.0) -> int:
+    """Step frames until done() holds; the number of frames it took."""
+    start, frames = time.monotonic(), 0
+    while not done():
+        live.step()
+        frames += 1
+        assert time.monotonic() - start < timeout, (
+            f"timed out waiting for the change {live.errors} {live.show.params.get('/merge/chaos')}"
+        )
+        time.sleep(0.01)
+    return frames
+
+
+def test_edited_shader_crossfades_in_and_a_broken_one_keeps_the_last_good(rig):
+    live, folders = rig
+    for _ in range(3):
+        live.step()
+    assert colour(live)[0] > 200 and colour(live)[1] < 5  # red
+
+    (folders.shaders / "probe.glsl").write_text(SOLID.format(r=0, g=0.5, b=0))
+    step_until(live, lambda: bool(live.swaps))
+    swap_frame = live.swaps[-1][0]
+    step_until(live, lambda: colour(live)[1] > 200)  # green, once the 0.2 s fade is over
+    assert live.frame_index - swap_frame <= 4, "the crossfade should take about 3 frames"
+
+    (folders.shaders / "probe.glsl").write_text(BROKEN)
+    step_until(live, lambda: bool(live.errors))
+    err = live.errors[-1]
+    assert err.kind == "shader" and err.line == 3 and err.path.name == "probe.glsl"
+    for _ in range(5):
+        live.step()
+    assert colour(live)[1] > 200, "frames keep coming from the last good shader"
+
+    (folders.shaders / "probe.glsl").write_text(SOLID.format(r=0, g=0, b=0.5))
+    step_until(live, lambda: colour(live)[2] > 200)
+
+
+def test_a_patch_that_raises_keeps_the_old_voice(rig):
+    live, folders = rig
+    for _ in range(3):
+        live.step()
+    assert live.last_frame is not None and live.last_frame.audio is not None
+    (folders.patches / "tone.py").write_text("CONTROLS = {}\ndef build(ctl, seed):\n    1 / 0\n")
+    step_until(live, lambda: bool(live.errors))
+    assert live.errors[-1].kind == "patch" and live.errors[-1].line == 3
+    for _ in range(10):
+        live.step()
+    assert live.last_frame.audio is not None
+    rms = float(np.sqrt(np.mean(live.last_frame.audio**2)))
+    assert rms > 0.01, f"audio went silent (rms {rms})"
+    (folders.patches / "tone.py").write_text(TONE.format(freq=660))
+    errors = len(live.errors)
+    for _ in range(10):
+        live.step()
+        time.sleep(0.02)
+    assert len(live.errors) == errors
+
+
+def test_a_mapping_that_raises_keeps_params_and_the_fix_takes_over(rig):
+    live, folders = rig
+    script = folders.mappings / "live.py"
+    script.write_text("def update(rig):\n    rig.set('/merge/chaos', 0.25)\n")
+    step_until(live, lambda: live.show.params.get("/merge/chaos") == 0.25)
+    script.write_text(
+        "def update(rig):\n    rig.set('/merge/chaos', 0.9)\n    raise RuntimeError('typo')\n"
+    )
+    step_until(live, lambda: bool(live.errors))
+    err = live.errors[-1]
+    assert err.kind == "mapping" and err.line == 3 and "typo" in err.message
+    for _ in range(5):
+        live.step()
+    assert live.show.params.get("/merge/chaos") == 0.25, "a failed call changes nothing"
+    script.write_text("def update(rig):\n    rig.set('/merge/chaos', 0.5)\n")
+    step_until(live, lambda: live.show.params.get("/merge/chaos") == 0.5)
+
+
+def test_commands_set_params_and_fire_cues(rig):
+    live, _ = rig
+    live.command("/merge/chaos", 0.6)
+    live.command("/merge/nope", 1.0)  # ignored, logged
+    live.command("/dreamer/2/mute", 1, 0.5)  # with a fade
+    for _ in range(15):
+        live.step()
+    assert live.show.params.get("/merge/chaos") == pytest.approx(0.6)
+    assert live.show.params.get("/dreamer/2/mute") == 1.0
