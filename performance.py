@@ -39,6 +39,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--frames", type=Path, metavar="DIR", help="also write PNG frames to DIR")
     r.add_argument("--no-audio", action="store_true", help="video only")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    lv = sub.add_parser("live", help="play a set live: a window, or headless without a display")
+    lv.add_argument("set", type=Path, nargs="?", default=Path("presets/sets/demo.toml"))
+    lv.add_argument("--headless", action="store_true", help="no window even with a display")
+    lv.add_argument("--fullscreen", action="store_true")
+    lv.add_argument("--monitor", type=int, default=0, help="which monitor for --fullscreen")
+    lv.add_argument("--size", type=_size, help="WIDTHxHEIGHT of the rendering")
+    lv.add_argument("--fps", type=_positive, help="target frames per second")
+    lv.add_argument("--duration", type=_positive, help="stop after SECONDS")
+    lv.add_argument("--record", type=Path, metavar="OUT.mp4", help="capture the output")
+    lv.add_argument("--no-watch", action="store_true", help="do not reload edited files")
+    lv.add_argument("--repl", action="store_true", help="a console for one-off commands")
     return parser
 
 
@@ -64,6 +76,75 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_live(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from engine.live import Live
+    from engine.recorder import Recording
+    from engine.render import load_set
+    from engine.show import Show
+    from engine.visuals.context import headless_context
+    from engine.window import Window, WindowUnavailable, display_available
+
+    spec = load_set(args.set)
+    window = None
+    if not args.headless and display_available():
+        try:
+            window = Window(
+                args.size or spec.size, fullscreen=args.fullscreen, monitor=args.monitor
+            )
+        except WindowUnavailable as exc:
+            print(f"notice: no window ({exc}); running headless", file=sys.stderr)
+    elif not args.headless:
+        print("notice: no display: running headless", file=sys.stderr)
+    ctx = window.ctx if window is not None else headless_context()
+    show = Show(spec, ctx, size=args.size, fps=args.fps, audio_mode="auto")
+    if show.audio_notice:
+        print(f"notice: {show.audio_notice}", file=sys.stderr)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    recording = Recording(args.record, show) if args.record else None
+
+    def present(frame: object) -> None:
+        if window is None:
+            return
+        window.present(show.merge.output)
+        for key in window.poll():
+            if key in ("escape", "q"):
+                stop.set()
+            elif key == "space":
+                live.command("/cue/go")
+        if window.closing:
+            stop.set()
+
+    live = Live(
+        show,
+        watch=not args.no_watch,
+        sink=recording,
+        audio_sink=recording.audio if recording else None,
+        on_frame=present,
+    )
+    if args.repl:
+        from engine import repl
+
+        repl.start(live, stop.set)
+    try:
+        live.run(args.duration, stop=stop.is_set)
+    finally:
+        live.close()
+        if recording is not None:
+            recording.close()
+        show.close()
+        if window is not None:
+            window.close()
+    print(live.summary())
+    if recording is not None:
+        print(args.record)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from engine.audio.engine import PatchError
     from engine.sets import SetError
@@ -75,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "render":
             return cmd_render(args)
+        if args.command == "live":
+            return cmd_live(args)
     except SetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

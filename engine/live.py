@@ -28,6 +28,7 @@ from engine.events import Event, EventQueue
 from engine.params import ParamError, ParamSpec
 from engine.reload import Warmer, Watcher
 from engine.render import load_set
+from engine.scenes import apply_scene, load_scene
 from engine.show import Frame, Show
 from engine.visuals.shaders import ShaderError
 
@@ -55,6 +56,7 @@ class LiveStats:
     late: int = 0  # frames that finished after their slot
     dropped: int = 0  # slots that passed while a frame was still rendering
     frame_ms: deque[float] = field(default_factory=lambda: deque(maxlen=120))
+    wall: float = 0.0  # seconds spent in run()
 
     @property
     def fps(self) -> float:
@@ -88,6 +90,7 @@ class Live:
         session: SessionLog | None = None,
         sink: FrameSink | None = None,
         audio_sink: Callable[[np.ndarray], None] | None = None,
+        on_frame: Callable[[Frame], None] | None = None,
     ) -> None:
         self.show = show
         for spec in LIVE_PARAMS:
@@ -99,6 +102,7 @@ class Live:
         self.session = session
         self.sink = sink
         self.audio_sink = audio_sink
+        self.on_frame = on_frame  # a window presents here
         folders = show.folders
         self.watched = [folders.shaders, folders.patches, folders.mappings]
         self.watched.append(show.spec.path.resolve().parent)
@@ -195,11 +199,13 @@ class Live:
             if event.address == "/cue/go":
                 name = str(event.value[0]) if event.value else None
                 self.show.go(name)
+            elif event.address == "/preset/load":
+                apply_scene(load_scene(str(event.value[0])), self.show.params)
             else:
                 value, *rest = event.value
                 fade = float(rest[0]) if rest else 0.0  # type: ignore[arg-type]
                 self.show.params.set(event.address, value, fade)
-        except (ParamError, ValueError, TypeError, KeyError) as exc:
+        except (ParamError, ValueError, TypeError, KeyError, IndexError) as exc:
             log.warning("command %s %s ignored: %s", event.address, event.value, exc)
             return
         if self.session is not None:
@@ -229,6 +235,8 @@ class Live:
             self.sink.write(frame.image)
         if self.audio_sink is not None and frame.audio is not None:
             self.audio_sink(frame.audio)
+        if self.on_frame is not None:
+            self.on_frame(frame)
         self.stats.frame_ms.append((time.perf_counter() - t0) * 1000)
         self.stats.frames += 1
         self.last_frame = frame
@@ -248,6 +256,7 @@ class Live:
                 break
             deadline = start + slot * period
             now = time.perf_counter()
+            self.stats.wall = now - start
             if now <= deadline:
                 time.sleep(deadline - now)
                 slot += 1
@@ -256,6 +265,15 @@ class Live:
                 missed = int((now - deadline) / period)
                 self.stats.dropped += missed
                 slot += 1 + missed
+
+    def summary(self) -> str:
+        s = self.stats
+        shown = s.frames / s.wall if s.wall > 0 else 0.0
+        return (
+            f"played {s.frames} frames at {shown:.1f} fps (target {self.show.fps:g}; frames"
+            f" take {np.mean(s.frame_ms) if s.frame_ms else 0:.1f} ms), {s.late} late,"
+            f" {s.dropped} dropped, {len(self.errors)} errors"
+        )
 
     def close(self) -> None:
         if self.watcher is not None:

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +22,7 @@ from engine.mapping import available_mappings
 from engine.show import Show
 from engine.visuals.context import headless_context
 from engine.visuals.shaders import available_layers
-from engine.visuals.sinks import PngSink, RawAudio, VideoSink, mux
+from engine.visuals.sinks import MovieWriter, PngSink
 
 
 @dataclass
@@ -62,18 +60,6 @@ def load_set(path: Path | str) -> sets.SetSpec:
     )
 
 
-@contextlib.contextmanager
-def _partial(output: Path) -> Iterator[Path]:
-    """A temporary path beside `output`, renamed onto it only if the block succeeds."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.partial-{os.getpid()}{output.suffix}")
-    try:
-        yield tmp
-        os.replace(tmp, output)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def render(
     spec: sets.SetSpec,
     output: Path | None,
@@ -100,17 +86,10 @@ def render(
     audio_hash = hashlib.blake2b(digest_size=16)
     try:
         with contextlib.ExitStack() as stack:
-            video = raw_audio = None
+            movie = None
             if output is not None:
-                final = stack.enter_context(_partial(output))
-                video_path = final.with_suffix(".video.mp4")
-                stack.callback(video_path.unlink, missing_ok=True)
-                video = VideoSink(video_path, show.size, fps)
-                stack.callback(video.abort)
-                if audio:
-                    audio_path = final.with_suffix(".audio.f32")
-                    stack.callback(audio_path.unlink, missing_ok=True)
-                    raw_audio = RawAudio(audio_path, spec.sample_rate, 2)
+                rate = spec.sample_rate if audio else None
+                movie = stack.enter_context(MovieWriter(output, show.size, fps, sample_rate=rate))
             pngs = PngSink(frames_dir, show.size, fps) if frames_dir is not None else None
             if pngs is not None:
                 stack.callback(pngs.abort)
@@ -128,23 +107,18 @@ def render(
                 result.frame_hashes.append(
                     hashlib.blake2b(frame.image.data, digest_size=16).hexdigest()
                 )
-                if video is not None:
-                    video.write(frame.image)
+                if movie is not None:
+                    movie.write(frame.image)
                 if pngs is not None:
                     pngs.write(frame.image)
                 if frame.audio is not None:
                     audio_hash.update(frame.audio.tobytes())
                     result.audio_samples += len(frame.audio)
-                    if raw_audio is not None:
-                        raw_audio.write(frame.audio)
+                    if movie is not None:
+                        movie.audio(frame.audio)
                 bar.update()
             if pngs is not None:
                 pngs.close()
-            if video is not None:
-                video.close()
-                if raw_audio is not None:
-                    raw_audio.close()
-                mux(video_path, raw_audio, final)
             result.wall = time.perf_counter() - t0
     finally:
         show.close()

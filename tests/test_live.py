@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -160,3 +161,46 @@ def test_commands_set_params_and_fire_cues(rig):
         live.step()
     assert live.show.params.get("/merge/chaos") == pytest.approx(0.6)
     assert live.show.params.get("/dreamer/2/mute") == 1.0
+
+
+@pytest.fixture(scope="module")
+def display():
+    """A virtual X display (Xvfb) so the windowed path runs for real."""
+    import shutil
+    import subprocess
+
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed (make test installs it)")
+    number = 90 + os.getpid() % 500
+    proc = subprocess.Popen(
+        ["Xvfb", f":{number}", "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1.0)
+    yield f":{number}"
+    proc.terminate()
+    proc.wait(timeout=5)
+
+
+def test_live_in_a_window_and_headless_with_a_recording(tmp_path, display):
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    base = [sys.executable, str(root / "performance.py"), "live", "presets/sets/ritual.toml"]
+    base += ["--size", "160x90", "--duration", "1.5", "--no-watch"]
+    env = {**os.environ, "DISPLAY": display}
+    shown = subprocess.run(base, capture_output=True, text=True, cwd=root, env=env, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert "running headless" not in shown.stderr  # it opened a window
+    assert "played" in shown.stdout
+    out = tmp_path / "live.mp4"
+    env.pop("DISPLAY")
+    rec = subprocess.run(
+        [*base, "--record", str(out)], capture_output=True, text=True, cwd=root, env=env
+    )
+    assert rec.returncode == 0, rec.stderr
+    assert "no display: running headless" in rec.stderr
+    frames = int(rec.stdout.split("played ")[1].split()[0])
+    assert frames >= 30 and out.stat().st_size > 1000

@@ -8,6 +8,7 @@ to a file (a full stderr pipe would deadlock it) and is quoted if it fails.
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import tempfile
 from fractions import Fraction
@@ -111,3 +112,71 @@ def mux(video: Path, audio: RawAudio | None, output: Path) -> None:
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         raise SinkError(f"ffmpeg could not mux {output}: {done.stderr.strip()[-500:]}")
+
+
+class MovieWriter:
+    """An MP4 (H.264 + AAC) written beside its final name and renamed onto it only when
+    complete, so an interrupted render never leaves a truncated file behind."""
+
+    def __init__(
+        self,
+        output: Path,
+        size: tuple[int, int],
+        fps: float,
+        *,
+        sample_rate: int | None = 48000,
+        channels: int = 2,
+    ) -> None:
+        self.output = output
+        output.parent.mkdir(parents=True, exist_ok=True)
+        self._partial = output.with_name(f".{output.name}.partial-{os.getpid()}{output.suffix}")
+        self._video_path = self._partial.with_suffix(".video.mp4")
+        self.video = VideoSink(self._video_path, size, fps)
+        self.sound: RawAudio | None = None
+        if sample_rate is not None:
+            self.sound = RawAudio(self._partial.with_suffix(".audio.f32"), sample_rate, channels)
+        self.frames = 0
+
+    def write(self, image: np.ndarray) -> None:
+        self.video.write(image)
+        self.frames += 1
+
+    def audio(self, block: np.ndarray) -> None:
+        if self.sound is not None:
+            self.sound.write(block)
+
+    def close(self) -> None:
+        """Finish: encode, mux and rename into place."""
+        try:
+            self.video.close()
+            if self.sound is not None:
+                self.sound.close()
+            mux(
+                self._video_path,
+                self.sound if self.sound and self.sound.samples else None,
+                self._partial,
+            )
+            os.replace(self._partial, self.output)
+        finally:
+            self._cleanup()
+
+    def abort(self) -> None:
+        self.video.abort()
+        if self.sound is not None:
+            self.sound.close()
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        for path in (self._partial, self._video_path):
+            path.unlink(missing_ok=True)
+        if self.sound is not None:
+            self.sound.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> MovieWriter:
+        return self
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.abort()
