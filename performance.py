@@ -51,6 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
     lv.add_argument("--record", type=Path, metavar="OUT.mp4", help="capture the output")
     lv.add_argument("--no-watch", action="store_true", help="do not reload edited files")
     lv.add_argument("--repl", action="store_true", help="a console for one-off commands")
+    lv.add_argument(
+        "--osc",
+        action="append",
+        default=[],
+        metavar="HOST:PORT",
+        help="control params by path over OSC (e.g. /merge/chaos 0.7); repeatable",
+    )
     return parser
 
 
@@ -130,9 +137,16 @@ def cmd_live(args: argparse.Namespace) -> int:
         from engine import repl
 
         repl.start(live, stop.set)
+    from engine.sources.osc import Endpoint, OscReceiver
+
+    receivers = [OscReceiver(Endpoint.parse(e), live.commands.push) for e in args.osc]
+    for r in receivers:
+        print(f"listening for OSC on {r.endpoint.host}:{r.endpoint.port}", file=sys.stderr)
     try:
         live.run(args.duration, stop=stop.is_set)
     finally:
+        for r in receivers:
+            r.close()
         live.close()
         if recording is not None:
             recording.close()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,6 +97,7 @@ class Live:
             show.params.register(spec)
         self.clock = clock or RealtimeClock(show.fps)
         self.commands = EventQueue(maxlen=4096)
+        self.ignored: Counter[str] = Counter()  # commands that named no param, by address
         self.stats = LiveStats()
         self.errors: deque[LiveError] = deque(maxlen=32)
         self.session = session
@@ -206,7 +207,19 @@ class Live:
                 fade = float(rest[0]) if rest else 0.0  # type: ignore[arg-type]
                 self.show.params.set(event.address, value, fade)
         except (ParamError, ValueError, TypeError, KeyError, IndexError) as exc:
-            log.warning("command %s %s ignored: %s", event.address, event.value, exc)
+            self.ignored[event.address] += 1
+            if (
+                self.ignored[event.address] in (1, 10, 100, 1000)
+                or not self.ignored[event.address] % 10000
+            ):
+                log.warning(
+                    "%s %s from %s ignored (%d so far): %s",
+                    event.address,
+                    event.value,
+                    event.source,
+                    self.ignored[event.address],
+                    exc,
+                )
             return
         if self.session is not None:
             self.session.event(self.frame_index, event)

@@ -11,6 +11,7 @@ import pytest
 
 from engine.clock import FrameClock
 from engine.render import load_set, render
+from engine.sets import SET_DIR
 from engine.show import Show
 from engine.visuals.sinks import ffmpeg_exe
 
@@ -146,11 +147,9 @@ def test_muted_dreamer_matches_a_show_without_its_layer(tmp_path):
         assert np.abs(cued[i] - muted[i]).max() <= 1, f"frame {i}"
 
 
-@pytest.mark.parametrize("name", ["demo", "ritual"])
+@pytest.mark.parametrize("name", sorted(p.stem for p in SET_DIR.glob("*.toml")))
 def test_shipped_sets_render(tmp_path, name):
     """Every set in the repo renders (briefly, small): none can rot."""
-    from engine.sets import SET_DIR
-
     result = render(
         load_set(SET_DIR / f"{name}.toml"),
         tmp_path / f"{name}.mp4",
