@@ -45,7 +45,7 @@ def test_bad_datagrams_are_counted_and_the_thread_lives_on(receiver):
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     target = ("127.0.0.1", rx.endpoint.port)
     sock.sendto(b"\x00\x01garbage", target)  # not OSC at all
-    sock.sendto(b"/a\x00\x00,f\x00\x00\x00\x00", target)  # a float cut short
+    sock.sendto(b"/a\x00\x00,s\x00\x00abc", target)  # a string never terminated
     sock.sendto(b"muse/eeg\x00\x00\x00\x00,f\x00\x00\x00\x00\x00\x00", target)  # no slash
     SimpleUDPClient(*target).send_message("/ok", 1)
     wait_for(lambda: rx.received == 4)
