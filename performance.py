@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     lv.add_argument("--record", type=Path, metavar="OUT.mp4", help="capture the output")
     lv.add_argument("--no-watch", action="store_true", help="do not reload edited files")
     lv.add_argument("--repl", action="store_true", help="a console for one-off commands")
+    lv.add_argument("--overlay", action="store_true", help="start with the overlay (Tab toggles)")
     lv.add_argument(
         "--osc",
         action="append",
@@ -123,6 +124,8 @@ def cmd_live(args: argparse.Namespace) -> int:
                 stop.set()
             elif key == "space":
                 live.command("/cue/go")
+            elif key in ("tab", "o"):
+                live.overlay_visible = not live.overlay_visible
         if window.closing:
             stop.set()
 
@@ -132,6 +135,7 @@ def cmd_live(args: argparse.Namespace) -> int:
         sink=recording,
         audio_sink=recording.audio if recording else None,
         on_frame=present,
+        overlay=args.overlay,
     )
     if args.repl:
         from engine import repl

@@ -30,6 +30,7 @@ from engine.reload import Warmer, Watcher
 from engine.render import load_set
 from engine.scenes import apply_scene, load_scene
 from engine.show import Frame, Show
+from engine.visuals.overlay import Overlay, OverlayState
 from engine.visuals.shaders import ShaderError
 
 log = logging.getLogger("oneiric.live")
@@ -91,6 +92,7 @@ class Live:
         sink: FrameSink | None = None,
         audio_sink: Callable[[np.ndarray], None] | None = None,
         on_frame: Callable[[Frame], None] | None = None,
+        overlay: bool = False,
     ) -> None:
         self.show = show
         for spec in LIVE_PARAMS:
@@ -104,6 +106,9 @@ class Live:
         self.sink = sink
         self.audio_sink = audio_sink
         self.on_frame = on_frame  # a window presents here
+        self.show.overlay = Overlay(show.ctx, show.size)  # made now: its first draw compiles
+        self.overlay_visible = overlay
+        self.notices: list[str] = [show.audio_notice] if show.audio_notice else []
         folders = show.folders
         self.watched = [folders.shaders, folders.patches, folders.mappings]
         self.watched.append(show.spec.path.resolve().parent)
@@ -233,6 +238,7 @@ class Live:
         self._swap_warmed()
         for event in self.commands.drain():
             self._apply(event)
+        self.show.overlay_state = self._overlay_state() if self.overlay_visible else None
         tick = self.clock.tick()
         self.frame_index = tick.frame
         if self.session is not None:
@@ -278,6 +284,19 @@ class Live:
                 missed = int((now - deadline) / period)
                 self.stats.dropped += missed
                 slot += 1 + missed
+
+    def _overlay_state(self) -> OverlayState:
+        s = self.stats
+        show = self.show
+        return OverlayState(
+            fps=s.frames / s.wall if s.wall > 0 else s.fps,
+            frame_ms=float(np.mean(s.frame_ms)) if s.frame_ms else 0.0,
+            late=s.late,
+            dropped=s.dropped,
+            dreamers=[(d.id, d.values["quality"], d.values["weight"]) for d in show.dreamers],
+            errors=[str(e) for e in self.errors],
+            status=" | ".join([f"{show.spec.title}  t={show.now:.1f}s", *self.notices]),
+        )
 
     def summary(self) -> str:
         s = self.stats

@@ -10,6 +10,8 @@ same source a cache hit, so the swap costs milliseconds, not a stall.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import queue
 import threading
 import time
@@ -106,6 +108,9 @@ class Warmer:
         return [first, *self.results()]
 
     def _run(self) -> None:
+        # the show's frames come first: on a machine with few cores, compile in the gaps
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 15)
         ctx = headless_context()
         target = ctx.framebuffer(color_attachments=[ctx.texture_array((64, 36, 1), 4)])
         while (path := self._requests.get()) is not None:

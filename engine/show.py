@@ -26,6 +26,7 @@ from engine.sets import Cue, SetError, SetSpec
 from engine.sources.simulate import Hypnogram
 from engine.visuals.layers import FIELD_NAMES, Draw, LayerStack
 from engine.visuals.merge import BLEND_NAMES, Merge, slot_table
+from engine.visuals.overlay import Overlay, OverlayState
 from engine.visuals.shaders import SHADER_DIR, LayerSource, find_layer, warm
 
 PREROLL = 12.0  # seconds of signal generated before the show starts, so features are ready
@@ -101,6 +102,8 @@ class Show:
         self.layer_size = (max(1, round(w * scale)), max(1, round(h * scale)))
         self.layers = LayerStack(ctx, self.layer_size, len(self.dreamers))
         self.merge = Merge(ctx, self.size)
+        self.overlay: Overlay | None = None  # the live runner sets these to show its overlay
+        self.overlay_state: OverlayState | None = None
         self._programs: dict[str, moderngl.Program] = {}
         self._fading: dict[str, tuple[moderngl.Program, float, float]] = {}
         self._uses_signals: set[str] = set()
@@ -207,6 +210,11 @@ class Show:
             order += layers
         self.layers.set_order(np.array(order))
         return groups
+
+    @property
+    def now(self) -> float:
+        """Show time of the latest frame, seconds."""
+        return self._now
 
     @property
     def shaders(self) -> list[str]:
@@ -377,6 +385,8 @@ class Show:
             time=t,
             exposure=get("/merge/exposure"),
         )
+        if self.overlay is not None and self.overlay_state is not None:
+            self.overlay.draw(self.merge.fbo, self.overlay_state)
         return self.merge.read()
 
     def _sound(self) -> np.ndarray | None:
@@ -399,6 +409,8 @@ class Show:
             self.audio = None
         self.layers.release()
         self.merge.release()
+        if self.overlay is not None:
+            self.overlay.release()
         for prog in self._programs.values():
             prog.release()
         for old, _, _ in self._fading.values():
