@@ -207,19 +207,28 @@ def test_live_in_a_window_and_headless_with_a_recording(tmp_path, display):
 
 
 def test_overlay_shows_a_broken_shader_error_on_the_frame(rig):
-    live, folders = rig
-    live.step()
-    (folders.shaders / "probe.glsl").write_text(SOLID.format(r=0, g=0, b=0.5))
-    step_until(live, lambda: colour(live)[2] > 200 and colour(live)[0] < 5)  # all blue
-    live.overlay_visible = True
-    (folders.shaders / "probe.glsl").write_text(BROKEN)
-    step_until(live, lambda: bool(live.errors))
-    live.step()
-    assert live.show.overlay_state is not None
-    assert any("probe.glsl:3" in e for e in live.show.overlay_state.errors)
-    image = live.last_frame.image.astype(int)
-    red = (image[..., 0] > 150) & (image[..., 1] < 100) & (image[..., 2] < 100)
-    assert red.any(), "the error should be drawn in red over the frame"
-    live.overlay_visible = False
-    live.step()
-    assert live.show.overlay_state is None
+    small, folders = rig
+    show = Show(small.show.spec, small.show.ctx, size=(320, 180), folders=folders, audio=False)
+    live = Live(show, clock=FrameClock(15))
+    try:
+        (folders.shaders / "probe.glsl").write_text(SOLID.format(r=0, g=0, b=0.5))
+        live.file_changed(folders.shaders / "probe.glsl")
+        live.step()
+        step_until(live, lambda: colour(live)[2] > 200 and colour(live)[0] < 5)  # all blue
+        live.overlay_visible = True
+        (folders.shaders / "probe.glsl").write_text(BROKEN)
+        live.file_changed(folders.shaders / "probe.glsl")
+        step_until(live, lambda: bool(live.errors))
+        live.step()
+        assert live.show.overlay_state is not None
+        assert any("probe.glsl:3" in e for e in live.show.overlay_state.errors)
+        image = live.last_frame.image.astype(int)
+        red = (image[..., 0] > 150) & (image[..., 1] < 100) & (image[..., 2] < 100)
+        assert red.any(), "the error should be drawn in red over the frame"
+        live.overlay_visible = False
+        live.step()
+        assert live.show.overlay_state is None
+        assert colour(live)[0] < 5, "no overlay, no red"
+    finally:
+        live.close()
+        show.close()
