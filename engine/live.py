@@ -81,6 +81,19 @@ class LiveError:
         return f"{where}: {self.message}"
 
 
+def apply_command(show: Show, event: Event) -> None:
+    """A command's effect on the show: a param path with a value (and a fade), /cue/go
+    [name] or /preset/load NAME. Raises on anything it cannot apply."""
+    if event.address == "/cue/go":
+        show.go(str(event.value[0]) if event.value else None)
+    elif event.address == "/preset/load":
+        apply_scene(load_scene(str(event.value[0])), show.params)
+    else:
+        value, *rest = event.value
+        fade = float(rest[0]) if rest else 0.0  # type: ignore[arg-type]
+        show.params.set(event.address, value, fade)
+
+
 class Live:
     def __init__(
         self,
@@ -202,15 +215,7 @@ class Live:
 
     def _apply(self, event: Event) -> None:
         try:
-            if event.address == "/cue/go":
-                name = str(event.value[0]) if event.value else None
-                self.show.go(name)
-            elif event.address == "/preset/load":
-                apply_scene(load_scene(str(event.value[0])), self.show.params)
-            else:
-                value, *rest = event.value
-                fade = float(rest[0]) if rest else 0.0  # type: ignore[arg-type]
-                self.show.params.set(event.address, value, fade)
+            apply_command(self.show, event)
         except (ParamError, ValueError, TypeError, KeyError, IndexError) as exc:
             self.ignored[event.address] += 1
             if (
@@ -231,7 +236,14 @@ class Live:
 
     # the loop
     def step(self) -> Frame:
-        """One frame: reloads, commands, the show, the outputs."""
+        """One frame: reloads, commands, the show, the outputs. Everything applied
+        before the show steps is stamped with this frame's number in the session log,
+        so a replay applies it at the same point."""
+        tick = self.clock.tick()
+        self.frame_index = tick.frame
+        if self.session is not None:
+            self.session.frame(tick)
+        t0 = time.perf_counter()
         if self.watcher is not None:
             for path in self.watcher.drain():
                 self.file_changed(path)
@@ -239,11 +251,6 @@ class Live:
         for event in self.commands.drain():
             self._apply(event)
         self.show.overlay_state = self._overlay_state() if self.overlay_visible else None
-        tick = self.clock.tick()
-        self.frame_index = tick.frame
-        if self.session is not None:
-            self.session.frame(tick)
-        t0 = time.perf_counter()
         frame = self.show.step(tick)
         mapping = self.show.mapping
         err = mapping.error if mapping is not None else None
