@@ -31,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="performance.py", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     r = sub.add_parser("render", help="render a set offline to a video with sound")
-    r.add_argument("set", type=Path, help="a set file, e.g. presets/sets/demo.toml")
+    r.add_argument("set", type=Path, nargs="?", help="a set file, e.g. presets/sets/demo.toml")
+    r.add_argument("--replay", type=Path, metavar="FILE", help="re-render a recorded session")
     r.add_argument("-o", "--output", type=Path, help="the MP4 to write (H.264 + AAC)")
     r.add_argument("--size", type=_size, help="WIDTHxHEIGHT, e.g. 1920x1080 (default: the set's)")
     r.add_argument("--fps", type=_positive, help="frames per second (default: the set's)")
@@ -49,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     lv.add_argument("--fps", type=_positive, help="target frames per second")
     lv.add_argument("--duration", type=_positive, help="stop after SECONDS")
     lv.add_argument("--record", type=Path, metavar="OUT.mp4", help="capture the output")
+    lv.add_argument(
+        "--record-session",
+        type=Path,
+        metavar="FILE",
+        help="log every input and edit, to re-render the night later (render --replay)",
+    )
     lv.add_argument("--no-watch", action="store_true", help="do not reload edited files")
     lv.add_argument("--repl", action="store_true", help="a console for one-off commands")
     lv.add_argument("--overlay", action="store_true", help="start with the overlay (Tab toggles)")
@@ -65,8 +72,27 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_render(args: argparse.Namespace) -> int:
     from engine.render import load_set, render
 
+    source = args.replay or args.set
+    if source is None or (args.replay and args.set):
+        print("error: render needs a SET or --replay FILE (one of them)", file=sys.stderr)
+        return 2
     if args.output is None and args.frames is None:
-        args.output = Path("out") / f"{args.set.stem}.mp4"
+        args.output = Path("out") / f"{source.stem}.mp4"
+    if args.replay:
+        from engine.replay import replay
+
+        result = replay(
+            args.replay,
+            args.output,
+            size=args.size,
+            frames_dir=args.frames,
+            audio=not args.no_audio,
+            progress=not args.quiet,
+        )
+        print(result.summary())
+        if result.output is not None:
+            print(result.output)
+        return 0
     spec = load_set(args.set)
     result = render(
         spec,
@@ -114,6 +140,18 @@ def cmd_live(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     recording = Recording(args.record, show) if args.record else None
+    session = None
+    if args.record_session:
+        from engine.record import SessionWriter
+
+        session = SessionWriter(
+            args.record_session,
+            set_path=args.set,
+            set_text=args.set.read_text(),
+            seed=spec.seed,
+            fps=show.fps,
+            size=show.size,
+        )
 
     def present(frame: object) -> None:
         if window is None:
@@ -136,6 +174,7 @@ def cmd_live(args: argparse.Namespace) -> int:
         audio_sink=recording.audio if recording else None,
         on_frame=present,
         overlay=args.overlay,
+        session=session,
     )
     if args.repl:
         from engine import repl
@@ -152,6 +191,8 @@ def cmd_live(args: argparse.Namespace) -> int:
         for r in receivers:
             r.close()
         live.close()
+        if session is not None:
+            session.close()
         if recording is not None:
             recording.close()
         show.close()
@@ -165,6 +206,7 @@ def cmd_live(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     from engine.audio.engine import PatchError
+    from engine.record import SessionError
     from engine.sets import SetError
     from engine.visuals.context import GLUnavailable
     from engine.visuals.shaders import ShaderError
@@ -176,8 +218,11 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_render(args)
         if args.command == "live":
             return cmd_live(args)
-    except SetError as exc:
+    except (SetError, SessionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except FileExistsError as exc:
+        print(f"error: {exc.filename} exists; not overwriting a session log", file=sys.stderr)
         return 2
     except (ShaderError, PatchError, GLUnavailable, SinkError) as exc:
         print(f"error: {exc}", file=sys.stderr)

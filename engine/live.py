@@ -31,7 +31,7 @@ from engine.render import load_set
 from engine.scenes import apply_scene, load_scene
 from engine.show import Frame, Show
 from engine.visuals.overlay import Overlay, OverlayState
-from engine.visuals.shaders import ShaderError
+from engine.visuals.shaders import ShaderError, find_layer
 
 log = logging.getLogger("oneiric.live")
 LIVE_PARAMS = (ParamSpec("/live/crossfade", 1.0, 0.0, 10.0, unit="s", doc="shader swap time"),)
@@ -130,7 +130,21 @@ class Live:
         self.frame_index = 0
         self.last_frame: Frame | None = None
         self.swaps: list[tuple[int, str]] = []  # (frame, shader) for each shader swapped in
+        if session is not None:
+            self._record_starting_sources(session)
         self._mapping_error: object = None
+
+    def _record_starting_sources(self, session: SessionLog) -> None:
+        """The text of every file the show runs on, as it starts: a replay rebuilds the
+        show from these, whatever happens to the files later."""
+        show, folders = self.show, self.show.folders
+        files = [("shader", find_layer(name, folders.shaders)) for name in show.shaders]
+        patches = {d.patch for d in show.dreamers} | {"master"}
+        files += [("patch", folders.patches / f"{name}.py") for name in sorted(patches)]
+        if show.mapping is not None:
+            files.append(("mapping", show.mapping.path))
+        for kind, path in files:
+            session.source(0, kind, str(path), path.read_text())
 
     # what changed
     def file_changed(self, path: Path) -> None:

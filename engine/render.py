@@ -10,14 +10,16 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import moderngl
 from tqdm import tqdm
 
 from engine import sets
 from engine.audio.engine import available_patches
-from engine.clock import FrameClock
+from engine.clock import Clock, FrameClock
 from engine.mapping import available_mappings
 from engine.show import Show
 from engine.visuals.context import headless_context
@@ -74,21 +76,44 @@ def render(
     """Render a set to `output` (MP4, H.264 + AAC) and/or a folder of PNG frames."""
     fps = fps or spec.fps
     duration = spec.duration if duration is None else duration
-    n_frames = max(1, round(duration * fps))
     ctx = headless_context()
     try:
         show = Show(spec, ctx, size=size, fps=fps, audio=audio)
     except BaseException:
         ctx.release()
         raise
-    clock = FrameClock(fps)
-    result = RenderResult(output, n_frames, show.size, fps, n_frames / fps, 0.0)
+    return render_show(
+        show,
+        FrameClock(fps),
+        max(1, round(duration * fps)),
+        output,
+        frames_dir=frames_dir,
+        progress=progress,
+        release=ctx,
+    )
+
+
+def render_show(
+    show: Show,
+    clock: Clock,
+    n_frames: int,
+    output: Path | None,
+    *,
+    frames_dir: Path | None = None,
+    progress: bool = True,
+    before: Callable[[int], None] | None = None,
+    release: moderngl.Context | None = None,
+) -> RenderResult:
+    """Step a show `n_frames` times into the sinks; `before(frame)` runs before each
+    step (a replay applies what was recorded there). Closes the show (and `release`)."""
+    fps = show.fps
+    result = RenderResult(output, n_frames, show.size, fps, 0.0, 0.0)
     audio_hash = hashlib.blake2b(digest_size=16)
     try:
         with contextlib.ExitStack() as stack:
             movie = None
             if output is not None:
-                rate = spec.sample_rate if audio else None
+                rate = show.spec.sample_rate if show.audio is not None else None
                 movie = stack.enter_context(MovieWriter(output, show.size, fps, sample_rate=rate))
             pngs = PngSink(frames_dir, show.size, fps) if frames_dir is not None else None
             if pngs is not None:
@@ -96,13 +121,15 @@ def render(
             bar = tqdm(
                 total=n_frames,
                 unit="frame",
-                desc=spec.title[:30],
+                desc=show.spec.title[:30],
                 disable=not progress,
                 dynamic_ncols=True,
             )
             stack.callback(bar.close)
             t0 = time.perf_counter()
-            for _ in range(n_frames):
+            for i in range(n_frames):
+                if before is not None:
+                    before(i)
                 frame = show.step(clock.tick())
                 result.frame_hashes.append(
                     hashlib.blake2b(frame.image.data, digest_size=16).hexdigest()
@@ -117,11 +144,13 @@ def render(
                     if movie is not None:
                         movie.audio(frame.audio)
                 bar.update()
+                result.duration = frame.time + 1.0 / fps
             if pngs is not None:
                 pngs.close()
             result.wall = time.perf_counter() - t0
     finally:
         show.close()
-        ctx.release()
-    result.audio_hash = audio_hash.hexdigest() if audio else ""
+        if release is not None:
+            release.release()
+    result.audio_hash = audio_hash.hexdigest() if result.audio_samples else ""
     return result

@@ -1,0 +1,123 @@
+"""Re-rendering a recorded live session: the night again, at any size.
+
+The session log holds the set's text, the sources of every shader, patch and
+mapping as they were when the show started, each frame's tick, and every command
+and live edit stamped with the frame it preceded. The replay rebuilds the show
+from those texts in a scratch folder (so later edits of the files change nothing),
+runs it on the recorded ticks, and applies the same commands and edits before the
+same frames: at the same size it shows the same frames that were shown live.
+The overlay is a monitor, not part of the show, and is not replayed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import tempfile
+from pathlib import Path
+
+from engine import record, sets
+from engine.audio.engine import PatchError, available_patches
+from engine.live import LIVE_PARAMS, apply_command
+from engine.mapping import available_mappings
+from engine.params import ParamError
+from engine.render import RenderResult, render_show
+from engine.show import Folders, Show
+from engine.visuals.context import headless_context
+from engine.visuals.shaders import LayerSource, ShaderError, available_layers
+
+log = logging.getLogger("oneiric.replay")
+FOLDER_OF = {"shader": "shaders", "patch": "patches", "mapping": "mappings"}
+
+
+def _write(folders: Path, change: record.SourceChange) -> Path:
+    sub = FOLDER_OF.get(change.kind)
+    target = folders / (sub or "") / Path(change.path).name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(change.text or "")
+    return target
+
+
+def _apply_source(show: Show, path: Path, change: record.SourceChange) -> None:
+    if change.kind == "shader":
+        show.swap_shader(LayerSource.load(path), show.params.get("/live/crossfade"))
+    elif change.kind == "patch" and show.audio is not None:
+        show.audio.reload_patch(path.stem)
+    elif change.kind == "mapping" and show.mapping is not None:
+        show.mapping.load()
+    elif change.kind == "set":
+        show.reload_set(_load_set(path, show.folders))
+
+
+def _load_set(path: Path, folders: Folders) -> sets.SetSpec:
+    return sets.load(
+        path,
+        shaders=set(available_layers(folders.shaders)),
+        patches=set(available_patches(folders.patches)),
+        mappings=set(available_mappings(folders.mappings)),
+    )
+
+
+def replay(
+    session_path: Path,
+    output: Path | None,
+    *,
+    size: tuple[int, int] | None = None,
+    frames_dir: Path | None = None,
+    audio: bool = True,
+    progress: bool = True,
+) -> RenderResult:
+    session = record.load(session_path)
+    if not session.ticks:
+        raise record.SessionError(session_path, 1, "the session has no frames")
+    with tempfile.TemporaryDirectory(prefix="oneiric-replay-") as scratch:
+        root = Path(scratch)
+        folders = Folders(root / "shaders", root / "patches", root / "mappings")
+        for folder in (folders.shaders, folders.patches, folders.mappings):
+            folder.mkdir()
+        for change in session.sources.get(0, []):  # the sources as the show started
+            if change.ok and change.kind in FOLDER_OF:
+                _write(root, change)
+        set_path = root / Path(str(session.header.get("set_path", "set.toml"))).name
+        set_path.write_text(session.set_text)
+        spec = _load_set(set_path, folders)
+        ctx = headless_context()
+        try:
+            show = Show(
+                spec, ctx, size=size or session.size, fps=session.fps, audio=audio, folders=folders
+            )
+        except BaseException:
+            ctx.release()
+            raise
+        for spec_ in LIVE_PARAMS:
+            show.params.register(spec_)
+        starting = {id(c) for c in session.sources.get(0, [])}
+
+        def before(frame: int) -> None:
+            for change in session.sources.get(frame, []):
+                if id(change) in starting or not change.ok:
+                    continue  # errors changed nothing live either
+                path = _write(root, change) if change.kind in FOLDER_OF else set_path
+                if change.kind == "set":
+                    path.write_text(change.text or "")
+                try:
+                    _apply_source(show, path, change)
+                except (ShaderError, PatchError, sets.SetError) as exc:
+                    log.warning(
+                        "frame %d: %s did not apply in the replay: %s", frame, change.path, exc
+                    )
+            for event in session.events.get(frame, []):
+                # what could not apply live was ignored there too
+                with contextlib.suppress(ParamError, ValueError, TypeError, KeyError, IndexError):
+                    apply_command(show, event)
+
+        return render_show(
+            show,
+            session.clock(),
+            len(session.ticks),
+            output,
+            frames_dir=frames_dir,
+            progress=progress,
+            before=before,
+            release=ctx,
+        )
