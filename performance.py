@@ -133,7 +133,10 @@ def cmd_live(args: argparse.Namespace) -> int:
     elif not args.headless:
         print("notice: no display: running headless", file=sys.stderr)
     ctx = window.ctx if window is not None else headless_context()
-    show = Show(spec, ctx, size=args.size, fps=args.fps, audio_mode="auto")
+    import datetime
+
+    started = datetime.datetime.now()  # ISF DATE and iDate see the real clock live
+    show = Show(spec, ctx, size=args.size, fps=args.fps, audio_mode="auto", start_date=started)
     if show.audio_notice:
         print(f"notice: {show.audio_notice}", file=sys.stderr)
     stop = threading.Event()
@@ -151,6 +154,7 @@ def cmd_live(args: argparse.Namespace) -> int:
             seed=spec.seed,
             fps=show.fps,
             size=show.size,
+            started=started,
         )
 
     def present(frame: object) -> None:

@@ -113,10 +113,8 @@ def latency(ctx, tmp: Path, size: tuple[int, int], toggles: int) -> None:
     show.close()
     print(f"\n1. input-to-photon latency, OSC /dreamer/1/mute over UDP, {size[0]}x{size[1]}")
     print(f"   frames take {statistics.median(frames_ms):.1f} ms (median); {len(lat_ms)} changes")
-    print(f"   latency ms:     median {statistics.median(lat_ms):6.1f}   p99 {p99(lat_ms):6.1f}")
-    print(
-        f"   latency frames: median {statistics.median(lat_frames):6.1f}   p99 {p99(lat_frames):6.1f}"
-    )
+    for unit, xs in (("ms", lat_ms), ("frames", [float(f) for f in lat_frames])):
+        print(f"   latency {unit:7s} median {statistics.median(xs):6.1f}   p99 {p99(xs):6.1f}")
 
 
 def reload_cost(ctx, tmp: Path, size: tuple[int, int]) -> None:

@@ -126,7 +126,7 @@ class Live:
         self.watched = [folders.shaders, folders.patches, folders.mappings]
         self.watched.append(show.spec.path.resolve().parent)
         self.watcher = Watcher(self.watched) if watch else None
-        self.warmer = Warmer()
+        self.warmer = Warmer(show.layer_size)
         self.frame_index = 0
         self.last_frame: Frame | None = None
         self.swaps: list[tuple[int, str]] = []  # (frame, shader) for each shader swapped in
@@ -210,15 +210,15 @@ class Live:
             if done.error is not None:
                 self._error("shader", done.error.path, done.error.line, done.error.message)
                 continue
-            assert done.source is not None
             try:
                 fade = self.show.params.get("/live/crossfade")
-                self.show.swap_shader(done.source, fade)
+                self.show.reload_shader(done.path, fade, done.source)
             except ShaderError as exc:
                 self._error("shader", exc.path, exc.line, exc.message)
                 continue
             self.swaps.append((self.frame_index, done.path.stem))
-            self._record_source("shader", done.path, done.source.code)
+            text = done.source.code if done.source is not None else done.path.read_text()
+            self._record_source("shader", done.path, text)
             log.info("shader %s swapped in (warmed in %.2f s)", done.path.name, done.seconds)
 
     # commands

@@ -196,8 +196,9 @@ class SessionWriter:
         seed: int,
         fps: float,
         size: tuple[int, int],
-        flush_interval: float = 0.1,
+        flush_interval: float = 0.05,
         overwrite: bool = False,
+        started: datetime | None = None,
     ) -> None:
         if not flush_interval > 0 or not math.isfinite(flush_interval):
             raise ValueError(f"flush_interval must be positive, got {flush_interval}")
@@ -228,7 +229,8 @@ class SessionWriter:
             "seed": seed,
             "fps": float(fps),
             "size": [w, h],
-            "started": _now_iso(),
+            # the show's own start: its date is what date-reading shaders saw live
+            "started": (started or datetime.now()).astimezone().isoformat(timespec="microseconds"),
             "rig": _rig_version(),
             "python": platform.python_version(),
         }

@@ -24,6 +24,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from engine.visuals.context import headless_context
+from engine.visuals.dialects import WARM_SIZE, detect, load_layer
 from engine.visuals.shaders import LayerSource, ShaderError, warm
 
 WATCHED_SUFFIXES = {".glsl", ".fs", ".frag", ".vert", ".py", ".toml", ".json"}
@@ -74,15 +75,17 @@ class Warmed:
     """A warm-up's outcome: the source (ok) or the error that stopped it."""
 
     path: Path
-    source: LayerSource | None
+    source: LayerSource | None  # rig dialect: the text that was compiled
     error: ShaderError | None
     seconds: float
+    foreign: bool = False  # ISF or Shadertoy: the show loads the file again (a cache hit)
 
 
 class Warmer:
     """A thread with its own GL context that compiles and draws shaders once."""
 
-    def __init__(self) -> None:
+    def __init__(self, size: tuple[int, int] = WARM_SIZE) -> None:
+        self.size = size  # foreign dialects warm at the layer size (llvmpipe cares)
         self._requests: queue.SimpleQueue[Path | None] = queue.SimpleQueue()
         self._done: queue.SimpleQueue[Warmed] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="oneiric-warmer", daemon=True)
@@ -116,6 +119,10 @@ class Warmer:
         while (path := self._requests.get()) is not None:
             t0 = time.perf_counter()
             try:
+                if detect(path) != "rig":
+                    load_layer(ctx, path, size=self.size).release()
+                    self._done.put(Warmed(path, None, None, time.perf_counter() - t0, True))
+                    continue
                 source = LayerSource.load(path)
                 prog = source.compile(ctx)
                 warm(ctx, prog, target)

@@ -12,6 +12,7 @@ The overlay is a monitor, not part of the show, and is not replayed.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import logging
 import tempfile
 from pathlib import Path
@@ -24,7 +25,7 @@ from engine.params import ParamError
 from engine.render import RenderResult, render_show
 from engine.show import Folders, Show
 from engine.visuals.context import headless_context
-from engine.visuals.shaders import LayerSource, ShaderError, available_layers
+from engine.visuals.shaders import SHADER_DIR, ShaderError, available_layers
 
 log = logging.getLogger("oneiric.replay")
 FOLDER_OF = {"shader": "shaders", "patch": "patches", "mapping": "mappings"}
@@ -40,7 +41,7 @@ def _write(folders: Path, change: record.SourceChange) -> Path:
 
 def _apply_source(show: Show, path: Path, change: record.SourceChange) -> None:
     if change.kind == "shader":
-        show.swap_shader(LayerSource.load(path), show.params.get("/live/crossfade"))
+        show.reload_shader(path, show.params.get("/live/crossfade"))
     elif change.kind == "patch" and show.audio is not None:
         show.audio.reload_patch(path.stem)
     elif change.kind == "mapping" and show.mapping is not None:
@@ -56,6 +57,13 @@ def _load_set(path: Path, folders: Folders) -> sets.SetSpec:
         patches=set(available_patches(folders.patches)),
         mappings=set(available_mappings(folders.mappings)),
     )
+
+
+def _started(iso: str) -> datetime.datetime | None:
+    try:
+        return datetime.datetime.fromisoformat(iso).replace(tzinfo=None)
+    except ValueError:
+        return None
 
 
 def replay(
@@ -78,13 +86,22 @@ def replay(
         for change in session.sources.get(0, []):  # the sources as the show started
             if change.ok and change.kind in FOLDER_OF:
                 _write(root, change)
+        if (SHADER_DIR / "images").is_dir():  # images ISF shaders import (not recorded)
+            (folders.shaders / "images").symlink_to(SHADER_DIR / "images")
         set_path = root / Path(str(session.header.get("set_path", "set.toml"))).name
         set_path.write_text(session.set_text)
         spec = _load_set(set_path, folders)
         ctx = headless_context()
         try:
+            started = str(session.header.get("started", ""))
             show = Show(
-                spec, ctx, size=size or session.size, fps=session.fps, audio=audio, folders=folders
+                spec,
+                ctx,
+                size=size or session.size,
+                fps=session.fps,
+                audio=audio,
+                folders=folders,
+                start_date=_started(started),
             )
         except BaseException:
             ctx.release()

@@ -8,6 +8,7 @@ image goes to a window or a file, is the runner's business, not the show's.
 
 from __future__ import annotations
 
+import datetime
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -24,6 +25,7 @@ from engine.mapping import MAPPING_DIR, DreamerView, Mapping, Rig, find_mapping
 from engine.params import ParamError, ParamSpace, ParamSpec
 from engine.sets import Cue, SetError, SetSpec
 from engine.sources.simulate import Hypnogram
+from engine.visuals.dialects import LayerProgram, date_of, detect, load_layer
 from engine.visuals.layers import FIELD_NAMES, Draw, LayerStack
 from engine.visuals.merge import BLEND_NAMES, Merge, slot_table
 from engine.visuals.overlay import Overlay, OverlayState
@@ -78,6 +80,7 @@ class Show:
         audio: bool = True,
         audio_mode: str = "manual",
         folders: Folders | None = None,
+        start_date: datetime.datetime | None = None,
     ) -> None:
         self.spec = spec
         self.folders = folders or Folders()
@@ -88,8 +91,6 @@ class Show:
         for p in (*MERGE_PARAMS, *MASTER_PARAMS, *GROUP_PARAMS):
             self.params.register(p)
         self.dreamers = self._make_dreamers()
-        self._apply_values(spec)
-        self._check_cues(spec.cues)
         self._cues = list(spec.cues)
         self._next_cue = 0
         self.resonance = 0.0  # the group's measured breath synchrony, 0..1
@@ -106,9 +107,19 @@ class Show:
         self.overlay_state: OverlayState | None = None
         self._programs: dict[str, moderngl.Program] = {}
         self._fading: dict[str, tuple[moderngl.Program, float, float]] = {}
+        # ISF and Shadertoy layers: one program per dreamer (each may hold feedback)
+        self._foreign: dict[int, LayerProgram] = {}
+        self._foreign_fading: dict[int, tuple[LayerProgram, float, float]] = {}
+        self._dialects: dict[str, str] = {}
+        self._last_mono: np.ndarray | None = None
+        # shaders that read the date see the show's date: fixed offline, so renders repeat
+        self.start_date = start_date or datetime.datetime(2026, 1, 1)
         self._uses_signals: set[str] = set()
         self._groups = self._build_groups()
         self._now = 0.0
+        # values and cues are checked once every param exists (ISF inputs included)
+        self._apply_values(spec)
+        self._check_cues(spec.cues)
 
         self.audio: AudioEngine | None = None
         self.audio_notice = ""
@@ -170,10 +181,16 @@ class Show:
                     count=total,
                     time_offset=PREROLL,
                 )
-                for key, value in group.params.items():
-                    self._set_checked(f"{d.path}/{key}", value, f"{group.where}.params.{key}")
                 dreamers.append(d)
         return dreamers
+
+    def _members(self, spec: SetSpec) -> list[list[Dreamer]]:
+        """The dreamers of each group of the set, in order."""
+        out, first = [], 0
+        for group in spec.dreamers:
+            out.append(self.dreamers[first : first + group.count])
+            first += group.count
+        return out
 
     def _set_checked(self, path: str, value: object, where: str) -> None:
         try:
@@ -182,6 +199,10 @@ class Show:
             raise SetError(self.spec.path, where, str(exc)) from None
 
     def _apply_values(self, spec: SetSpec) -> None:
+        for group, members in zip(spec.dreamers, self._members(spec), strict=False):
+            for d in members:
+                for key, value in group.params.items():
+                    self._set_checked(f"{d.path}/{key}", value, f"{group.where}.params.{key}")
         for path, value in spec.values.items():
             self._set_checked(path, value, path.strip("/").replace("/", "."))
 
@@ -199,17 +220,30 @@ class Show:
                         raise SetError(self.spec.path, where, str(exc)) from None
 
     def _build_groups(self) -> list[tuple[str, int, int]]:
-        """One instanced draw per shader: (name, first, count) into the order table, in
-        which dreamer i's layer is i (its merge slot)."""
+        """One instanced draw per rig-dialect shader: (name, first, count) into the order
+        table, in which dreamer i's layer is i (its merge slot). ISF and Shadertoy
+        layers get a program of their own per dreamer instead."""
         order: list[int] = []
         groups = []
         for name in sorted({d.shader for d in self.dreamers}):
-            layers = [d.layer for d in self.dreamers if d.shader == name]
+            path = find_layer(name, self.folders.shaders)
+            self._dialects[name] = detect(path)
+            users = [d for d in self.dreamers if d.shader == name]
+            if self._dialects[name] != "rig":
+                for d in users:
+                    self._foreign[d.index] = self._load_foreign(d, path)
+                continue
             self.program(name)
-            groups.append((name, len(order), len(layers)))
-            order += layers
+            groups.append((name, len(order), len(users)))
+            order += [d.layer for d in users]
         self.layers.set_order(np.array(order))
         return groups
+
+    def _load_foreign(self, d: Dreamer, path: Path) -> LayerProgram:
+        prog = load_layer(self.ctx, path, size=self.layer_size)
+        for spec in prog.inputs:  # ISF INPUTS become the dreamer's params
+            self.params.register(replace(spec, path=f"{d.path}/layer{spec.path}"))
+        return prog
 
     @property
     def now(self) -> float:
@@ -218,8 +252,30 @@ class Show:
 
     @property
     def shaders(self) -> list[str]:
-        """The layer shaders this show uses."""
-        return [name for name, _, _ in self._groups]
+        """The layer shaders this show uses, in every dialect."""
+        return sorted(self._dialects)
+
+    def reload_shader(self, path: Path, fade: float, source: LayerSource | None = None) -> None:
+        """A new version of a layer shader, crossfaded in over `fade` seconds. ShaderError
+        leaves the old one running."""
+        if detect(path) == "rig":
+            self.swap_shader(source or LayerSource.load(path), fade)
+        else:
+            self.swap_foreign(path, fade)
+
+    def swap_foreign(self, path: Path, fade: float) -> None:
+        users = [d for d in self.dreamers if d.shader == path.stem]
+        new = {d.index: self._load_foreign(d, path) for d in users}  # all or nothing
+        for i, prog in new.items():
+            old = self._foreign[i]
+            previous = self._foreign_fading.pop(i, None)
+            if previous is not None:
+                previous[0].release()
+            self._foreign[i] = prog
+            if fade > 0:
+                self._foreign_fading[i] = (old, self._now, fade)
+            else:
+                old.release()
 
     def program(self, name: str) -> moderngl.Program:
         prog = self._programs.get(name)
@@ -366,6 +422,8 @@ class Show:
         data[:, : rows.shape[1]] = rows
         self.layers.upload(data, signals)
         self.layers.render(self._draws(t), time=t, dt=dt, frame=frame)
+        if self._foreign:
+            self._render_foreign(data, t, dt, frame)
 
         default_mode = int(self.params.get("/merge/mode"))
         modes = [
@@ -389,6 +447,39 @@ class Show:
             self.overlay.draw(self.merge.fbo, self.overlay_state)
         return self.merge.read()
 
+    def _render_foreign(self, data: np.ndarray, t: float, dt: float, frame: int) -> None:
+        date = date_of(self.start_date + datetime.timedelta(seconds=t))
+        get = self.params.get_vec
+        for i, prog in self._foreign.items():
+            d = self.dreamers[i]
+            values = {
+                spec.path: (v[0] if spec.size == 1 else v)
+                for spec in prog.inputs
+                for v in [get(f"{d.path}/layer{spec.path}")]
+            }
+            kwargs = dict(
+                time=d.values["t"],
+                dt=dt,
+                frame=frame,
+                values=values,
+                dreamer_row=data[d.layer],
+                audio=self._last_mono,
+                date=date,
+            )
+            fading = self._foreign_fading.get(i)
+            if fading is not None:
+                old, start, length = fading
+                x = (t - start) / length
+                if x < 1.0:
+                    old.render(self.layers.fbo, d.layer, self.layer_size, **kwargs)
+                    kwargs["fade"] = max(x, 0.0)
+                else:
+                    del self._foreign_fading[i]
+                    old.release()
+            prog.render(self.layers.fbo, d.layer, self.layer_size, **kwargs)
+            for rel in prog.events:  # an event is a pulse: down again after its frame
+                self.params.set(f"{d.path}/layer{rel}", 0, jump=True)
+
     def _sound(self) -> np.ndarray | None:
         assert self.audio is not None
         ramp = 1.0 / self.fps
@@ -401,7 +492,9 @@ class Show:
         self.audio.set_master("reverb", self.params.get("/master/reverb"), ramp)
         if self.audio.mode != "manual":
             return None  # a sound device plays it; nothing comes back per frame
-        return self.audio.process_frame()
+        block = self.audio.process_frame()
+        self._last_mono = block.mean(axis=1)  # what audio-reactive layers hear next frame
+        return block
 
     def close(self) -> None:
         if self.audio is not None:
@@ -415,3 +508,5 @@ class Show:
             prog.release()
         for old, _, _ in self._fading.values():
             old.release()
+        for foreign in (*self._foreign.values(), *(f[0] for f in self._foreign_fading.values())):
+            foreign.release()

@@ -14,12 +14,21 @@ import re
 import numpy as np
 import pytest
 
+from engine.visuals.dialects import detect
 from engine.visuals.layers import DATA_TEXELS, FIELDS, SIGNAL_WIDTH, Draw, LayerStack
-from engine.visuals.shaders import SHADER_DIR, LayerSource, ShaderError, available_layers
+from engine.visuals.shaders import (
+    SHADER_DIR,
+    LayerSource,
+    ShaderError,
+    available_layers,
+    find_layer,
+)
 
 SIZE = (160, 90)
 TIME = 3.0
-LAYERS = available_layers()
+LAYERS = [
+    name for name in available_layers() if detect(find_layer(name)) == "rig"
+]  # ISF etc.: test_dialects
 SIGNALS = {"eeg": 0, "ecg": 1, "resp": 2}
 
 # A plausible dreamer: light sleep (N2), a calm heart between beats, mid-breath.
@@ -177,6 +186,25 @@ def test_instances_read_their_own_row(gl, tmp_path):
     red, green = images[1][0, 0], images[2][0, 0]
     assert red[0] > 150 and red[1] < 20, red
     assert green[1] > 150 and green[0] < 20, green
+
+
+def test_order_table_sends_instances_to_any_layer(gl, tmp_path):
+    """Dreamers sharing a shader need not be neighbours: the order table places them."""
+    path = tmp_path / "probe.glsl"
+    path.write_text("vec4 layer(vec2 uv) { return vec4(hsv2rgb(vec3(hue, 1.0, 0.8)), 1.0); }\n")
+    program = LayerSource.load(path).compile(gl)
+    stack = LayerStack(gl, SIZE, 3)
+    try:
+        stack.upload(np.stack([row(hue=0.0), row(hue=0.5), row(hue=1 / 3)]))
+        stack.set_order(np.array([2, 0, 1]))
+        stack.render([Draw(program, 0, 2)], time=TIME, dt=1 / 30, frame=1)  # layers 2 and 0
+        images = [stack.read_layer(i)[0, 0, :3].astype(int) for i in range(3)]
+    finally:
+        stack.release()
+        program.release()
+    assert images[1].max() == 0, "layer 1 is not in the first two entries of the order"
+    assert images[0][0] > 150 and images[0][1] < 20, images[0]  # its own row: red
+    assert images[2][1] > 150 and images[2][0] < 20, images[2]  # its own row: green
 
 
 BROKEN = """\

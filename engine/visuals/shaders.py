@@ -16,7 +16,7 @@ import moderngl
 
 SHADER_DIR = Path(__file__).resolve().parents[2] / "shaders"
 LIB_DIR = SHADER_DIR / "lib"
-LAYER_EXTENSIONS = (".glsl",)
+LAYER_EXTENSIONS = (".glsl", ".fs")  # .glsl: rig or Shadertoy dialect; .fs: ISF
 
 # Mesa: "1:12(3): error: ..."; NVIDIA: "1(12) : error C0000: ..."; AMD/Intel: "ERROR: 1:12: ..."
 _ERROR_LINE = re.compile(
@@ -40,11 +40,14 @@ def lib(name: str) -> str:
 
 
 def available_layers(shader_dir: Path = SHADER_DIR) -> list[str]:
-    """Names of the layer shaders in a folder (file stem; merge and post are not layers)."""
+    """Names of the layer shaders in a folder (file stem; merge and post are not layers), in
+    every dialect: `engine.visuals.dialects.detect` tells which."""
     return sorted(
-        p.stem
-        for p in shader_dir.iterdir()
-        if p.suffix in LAYER_EXTENSIONS and p.is_file() and not p.name.startswith("_")
+        {
+            p.stem
+            for p in shader_dir.iterdir()
+            if p.suffix in LAYER_EXTENSIONS and p.is_file() and not p.name.startswith("_")
+        }
     )
 
 
@@ -128,9 +131,14 @@ class LayerSource:
 
 
 def warm(ctx: moderngl.Context, program: moderngl.Program, target: moderngl.Framebuffer) -> None:
-    """Draw once so the driver's deferred compile happens now, not mid-show."""
+    """Draw once so the driver's deferred compile happens now, not mid-show; and once
+    more with blending on, the state of a crossfade, which llvmpipe compiles apart."""
     vao = ctx.vertex_array(program, [])
     target.use()
     vao.render(moderngl.TRIANGLES, vertices=3, instances=1)
+    ctx.enable(moderngl.BLEND)
+    ctx.blend_func = moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA
+    vao.render(moderngl.TRIANGLES, vertices=3, instances=1)
+    ctx.disable(moderngl.BLEND)
     ctx.finish()
     vao.release()

@@ -1,0 +1,291 @@
+"""Drawing an ISF shader into one layer of the stack: passes, buffers, images, audio.
+
+The GLSL around the user's file is `isf_source`'s business. Passes with
+a TARGET draw into their own textures (two each, swapped after every pass, so a
+pass may read its own buffer: feedback); the last pass lands in the layer, its
+colour composited over black. A `<name>.vs` beside the file is used as the vertex
+shader (it calls `isf_vertShaderInit()`); its varyings reach the fragment shader.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+import moderngl
+import numpy as np
+
+from engine.params import ParamError
+from engine.visuals.dialect_base import (
+    VERTEX,
+    black_texture,
+    compile_layered,
+    draw,
+    fold,
+    image_texture,
+    load_image,
+    magnitudes,
+    set_dreamer,
+    set_uniform,
+    strip_comments,
+    waveform,
+)
+from engine.visuals.isf import SAMPLER_TYPES, IsfDoc, IsfInput, IsfPass
+from engine.visuals.isf_source import COPY, fragment_source, vertex_source
+from engine.visuals.shaders import ShaderError
+
+MAX_SIZE = 8192  # a pass's WIDTH / HEIGHT expression is clamped to 1..this
+_MAIN = re.compile(r"\bvoid\s+main\s*\(")
+
+
+class _Buffer:
+    """A pass TARGET: two textures, one read while the other is drawn, swapped after."""
+
+    def __init__(self, ctx: moderngl.Context, size: tuple[int, int], floating: bool) -> None:
+        self.size = size
+        self.textures = [ctx.texture(size, 4, dtype="f4" if floating else "f1") for _ in "ab"]
+        for tex in self.textures:
+            tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
+            tex.repeat_x = tex.repeat_y = False
+        self.fbos = [ctx.framebuffer(color_attachments=[t]) for t in self.textures]
+        for fbo in self.fbos:
+            fbo.clear(0.0, 0.0, 0.0, 0.0)
+        self.front = 0
+
+    @property
+    def texture(self) -> moderngl.Texture:
+        return self.textures[self.front]
+
+    def back(self) -> moderngl.Framebuffer:
+        return self.fbos[1 - self.front]
+
+    def swap(self) -> None:
+        self.front = 1 - self.front
+
+    def release(self) -> None:
+        for fbo in self.fbos:
+            fbo.release()
+        for tex in self.textures:
+            tex.release()
+
+
+class IsfProgram:
+    """One dreamer's ISF layer (a LayerProgram): its GL program, buffers and textures."""
+
+    dialect = "isf"
+
+    def __init__(self, ctx: moderngl.Context, doc: IsfDoc) -> None:
+        self.ctx, self.doc, self.path = ctx, doc, doc.path
+        self.inputs = tuple(i.spec for i in doc.inputs if i.spec is not None)
+        # event inputs fire on the frame their value rises to 1; whoever sets them (OSC, a
+        # cue) may set them back to 0 after the frame, so the next 1 fires again
+        self.events = tuple(f"/{i.name}" for i in doc.inputs if i.type == "event")
+        if not _MAIN.search(strip_comments(doc.code)):
+            raise ShaderError(doc.path, 0, "an ISF shader defines void main()")
+        samplers = [i.name for i in doc.inputs if i.type in SAMPLER_TYPES]
+        samplers += [*doc.imported, *doc.buffers]
+        units = int(ctx.info.get("GL_MAX_TEXTURE_IMAGE_UNITS", 16))
+        if len(samplers) > units:
+            raise ShaderError(doc.path, 0, f"{len(samplers)} images; this GPU binds {units}")
+        pictures = {}
+        for name, file in doc.imported.items():
+            try:
+                pictures[name] = load_image(file)
+            except (OSError, ValueError) as exc:
+                raise ShaderError(doc.path, 0, f"IMPORTED {name}: {file}: {exc}") from None
+        # one build per pass where the code asks which pass it is in (see _declarations)
+        asks = "PASSINDEX" in strip_comments(doc.code + (doc.vertex or ""))
+        self._programs: list[tuple[moderngl.Program, moderngl.VertexArray]] = []
+        self._copy: tuple[moderngl.Program, moderngl.VertexArray] | None = None
+        try:
+            for index in range(len(doc.passes)) if asks else [None]:
+                vertex, varyings = vertex_source(doc, index)
+                self._programs.append(
+                    compile_layered(
+                        ctx,
+                        doc.path,
+                        fragment_source(doc, index),
+                        vertex=vertex,
+                        varyings=varyings,
+                        vertex_path=doc.path.with_suffix(".vs") if doc.vertex else None,
+                    )
+                )
+            if doc.passes[-1].target:
+                self._copy = compile_layered(
+                    ctx, doc.path, COPY, vertex=VERTEX, varyings=[("vec2", "uv")]
+                )
+        except ShaderError:
+            self._release_programs()
+            raise
+        self.program, self.vao = self._programs[0]
+        self._units = {name: unit for unit, name in enumerate(samplers)}
+        for prog, _ in self._programs:
+            for name, unit in self._units.items():
+                set_uniform(prog, name, unit)
+        self._black = black_texture(ctx)
+        self._images: dict[str, moderngl.Texture] = {
+            i.name: self._black for i in doc.inputs if i.type == "image"
+        }
+        self._imported = {name: image_texture(ctx, rgba) for name, rgba in pictures.items()}
+        self._audio = {
+            i.name: ctx.texture((i.samples, 1), 4, dtype="f4")
+            for i in doc.inputs
+            if i.type in ("audio", "audioFFT")
+        }
+        self._buffers: dict[str, _Buffer] = {}
+        self._events: dict[str, bool] = {}
+
+    # the show's side -------------------------------------------------------------------------
+    def set_image(self, name: str, texture: moderngl.Texture | None) -> None:
+        """Plug a texture into an image input (None: black again)."""
+        if name not in self._images:
+            raise KeyError(f"{self.path.name} has no image input {name!r}")
+        self._images[name] = texture or self._black
+
+    def reset(self) -> None:
+        """Forget the past: persistent buffers (feedback) and event edges."""
+        for buf in self._buffers.values():
+            buf.release()
+        self._buffers.clear()
+        self._events.clear()
+
+    def render(
+        self,
+        target: moderngl.Framebuffer,
+        layer: int,
+        size: tuple[int, int],
+        *,
+        time: float,
+        dt: float,
+        frame: int,
+        values: Mapping[str, float | tuple[float, ...]],
+        dreamer_row: np.ndarray,
+        audio: np.ndarray | None,
+        date: tuple[float, float, float, float],
+        fade: float = 1.0,
+    ) -> None:
+        w, h = max(1, int(size[0])), max(1, int(size[1]))
+        fade = min(1.0, max(0.0, float(fade)))
+        env: dict[str, float] = {"WIDTH": float(w), "HEIGHT": float(h)}
+        uniforms: dict[str, object] = {"TIME": time, "TIMEDELTA": dt, "FRAMEINDEX": frame}
+        uniforms["DATE"] = tuple(float(d) for d in date)
+        for inp in self.doc.inputs:
+            value = self._value(inp, values)
+            if value is not None:
+                uniforms[inp.name] = value
+                if not isinstance(value, tuple):
+                    env[inp.name] = float(value)
+        for prog, _ in self._programs:
+            for name, u in uniforms.items():
+                set_uniform(prog, name, u)
+            set_dreamer(prog, dreamer_row)
+        self._upload_audio(audio)
+        sizes = [self._size(p, env) if p.target else (w, h) for p in self.doc.passes]
+        self._prepare_buffers(
+            dict(zip([p.target for p in self.doc.passes], sizes, strict=True)), (w, h)
+        )
+        for index, (p, (pw, ph)) in enumerate(zip(self.doc.passes, sizes, strict=True)):
+            prog, vao = self._programs[index if len(self._programs) > 1 else 0]
+            set_uniform(prog, "PASSINDEX", index)
+            set_uniform(prog, "RENDERSIZE", (float(pw), float(ph)))
+            set_uniform(prog, "isf_over_black", p.target is None)
+            set_uniform(prog, "isf_fade", fade)
+            self._bind()
+            if p.target is None:
+                draw(vao, target, layer, (w, h), fade)
+            else:
+                buf = self._buffers[p.target]
+                draw(vao, buf.back(), 0, buf.size)
+                buf.swap()
+        last = self.doc.passes[-1].target
+        if last and self._copy is not None:
+            copy, vao = self._copy
+            self._buffers[last].texture.use(0)
+            set_uniform(copy, "src", 0)
+            set_uniform(copy, "isf_fade", fade)
+            draw(vao, target, layer, (w, h), fade)
+
+    def release(self) -> None:
+        self.reset()
+        for tex in (*self._imported.values(), *self._audio.values(), self._black):
+            tex.release()
+        self._release_programs()
+
+    def _release_programs(self) -> None:
+        for prog, vao in (*self._programs, *([self._copy] if self._copy else [])):
+            vao.release()
+            prog.release()
+        self._programs, self._copy = [], None
+
+    # inside --------------------------------------------------------------------------------
+    def _value(
+        self, inp: IsfInput, values: Mapping[str, float | tuple[float, ...]]
+    ) -> float | int | bool | tuple[float, ...] | None:
+        spec = inp.spec
+        if spec is None:
+            return None
+        try:
+            v = spec.coerce(values.get(spec.path, spec.default))
+        except ParamError:
+            v = spec.coerce(spec.default)
+        if inp.type == "event":  # a pulse: true for the one frame the value goes up
+            on = v[0] >= 0.5
+            fire, self._events[inp.name] = on and not self._events.get(inp.name, False), on
+            return fire
+        if inp.type == "bool":
+            return v[0] >= 0.5
+        if inp.type == "long":
+            i = int(v[0])
+            return inp.values[min(max(i, 0), len(inp.values) - 1)] if inp.values else i
+        return v if spec.size > 1 else v[0]
+
+    def _size(self, p: IsfPass, env: dict[str, float]) -> tuple[int, int]:
+        out = []
+        for expr, full in ((p.width, env["WIDTH"]), (p.height, env["HEIGHT"])):
+            try:
+                v = expr(env) if expr is not None else full
+            except (ArithmeticError, ValueError):
+                v = full
+            out.append(int(min(MAX_SIZE, max(1.0, v))) if v == v else int(full))
+        return out[0], out[1]
+
+    def _prepare_buffers(
+        self, sizes: dict[str | None, tuple[int, int]], full: tuple[int, int]
+    ) -> None:
+        for name, first in self.doc.buffers.items():
+            size = sizes.get(name, full)
+            buf = self._buffers.get(name)
+            if buf is not None and buf.size != size:
+                buf.release()
+                buf = None
+            if buf is None:
+                buf = self._buffers[name] = _Buffer(self.ctx, size, first.float)
+            elif not first.persistent:  # a new frame: what a plain TARGET held is gone
+                buf.fbos[buf.front].clear(0.0, 0.0, 0.0, 0.0)
+
+    def _bind(self) -> None:
+        for name, unit in self._units.items():
+            tex = (
+                self._images.get(name)
+                or self._imported.get(name)
+                or self._audio.get(name)
+                or self._buffers[name].texture
+            )
+            tex.use(unit)
+
+    def _upload_audio(self, audio: np.ndarray | None) -> None:
+        if not self._audio:
+            return
+        mags = None
+        for inp in self.doc.inputs:
+            tex = self._audio.get(inp.name)
+            if tex is None:
+                continue
+            if inp.type == "audio":
+                row = waveform(audio, inp.samples)
+            else:
+                mags = magnitudes(audio) if mags is None else mags
+                row = fold(mags, inp.samples)
+            rgba = np.ones((inp.samples, 4), np.float32)
+            rgba[:, :3] = row[:, None]
+            tex.write(rgba.tobytes())
