@@ -41,6 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-audio", action="store_true", help="video only")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    sh = sub.add_parser("shaders", help="shader tools")
+    shs = sh.add_subparsers(dest="shaders_command", required=True)
+    ck = shs.add_parser("check", help="load and render shaders headless; report errors by line")
+    ck.add_argument("paths", type=Path, nargs="+", help="shader files or folders")
+    ck.add_argument("--json", action="store_true", help="machine-readable output")
+    ck.add_argument("--frames", type=int, default=3, help="frames to render each")
+
     lv = sub.add_parser("live", help="play a set live: a window, or headless without a display")
     lv.add_argument("set", type=Path, nargs="?", default=Path("presets/sets/demo.toml"))
     lv.add_argument("--headless", action="store_true", help="no window even with a display")
@@ -208,6 +215,18 @@ def cmd_live(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_shaders_check(args: argparse.Namespace) -> int:
+    from engine.visuals.check import check, format_results
+
+    missing = [p for p in args.paths if not p.exists()]
+    if missing:
+        print(f"error: no such file or folder: {missing[0]}", file=sys.stderr)
+        return 2
+    results = check(args.paths, frames=args.frames)
+    print(format_results(results, args.json))
+    return 1 if any(not r.ok for r in results) else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from engine.audio.engine import PatchError
     from engine.record import SessionError
@@ -222,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_render(args)
         if args.command == "live":
             return cmd_live(args)
+        if args.command == "shaders":
+            return cmd_shaders_check(args)
     except (SetError, SessionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -232,3 +232,44 @@ def test_overlay_shows_a_broken_shader_error_on_the_frame(rig):
     finally:
         live.close()
         show.close()
+
+
+ISF = """/*{{
+  "ISFVSN": "2",
+  "INPUTS": [{{ "NAME": "level", "TYPE": "float", "DEFAULT": 1.0, "MIN": 0.0, "MAX": 1.0 }}]
+}}*/
+void main() {{
+    gl_FragColor = vec4(vec3({r}, {g}, {b}) * level, 1.0);
+}}
+"""
+
+
+def test_an_isf_layer_exposes_its_inputs_and_reloads_mid_show(tmp_path, gl):
+    folders = Folders(tmp_path / "shaders", tmp_path / "patches", tmp_path / "mappings")
+    folders.shaders.mkdir()
+    (folders.shaders / "iso.fs").write_text(ISF.format(r=0.5, g=0.0, b=0.0))
+    path = tmp_path / "isf.toml"
+    path.write_text(SET.format(mapping="", patch="drone").replace('"probe"', '"iso"'))
+    spec = sets.load(path, shaders={"iso"}, patches={"drone"})
+    show = Show(spec, gl, folders=folders, audio=False)
+    live = Live(show, clock=FrameClock(15))
+    try:
+        live.command("/live/crossfade", 0.2)
+        live.step()
+        assert colour(live)[0] > 200
+        live.command("/dreamer/1/layer/level", 0.0)
+        live.command("/dreamer/2/layer/level", 0.0)
+        step_until(live, lambda: colour(live)[0] < 5)  # an ISF input, as a param
+        live.command("/dreamer/*/layer/level", 1.0)
+        (folders.shaders / "iso.fs").write_text(ISF.format(r=0.0, g=0.5, b=0.0))
+        live.file_changed(folders.shaders / "iso.fs")
+        step_until(live, lambda: colour(live)[1] > 200 and colour(live)[0] < 5)
+        (folders.shaders / "iso.fs").write_text("/*{ broken json }*/\nvoid main() {}\n")
+        live.file_changed(folders.shaders / "iso.fs")
+        step_until(live, lambda: bool(live.errors))
+        assert live.errors[-1].path.name == "iso.fs" and live.errors[-1].line == 1
+        live.step()
+        assert colour(live)[1] > 200, "the last good ISF shader keeps running"
+    finally:
+        live.close()
+        show.close()
