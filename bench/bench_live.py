@@ -155,7 +155,7 @@ def reload_cost(ctx, tmp: Path, size: tuple[int, int]) -> None:
                 live.step()
                 swap.append((time.perf_counter() - t0) * 1000)
         worst = max(swap)
-        print("   frames:", " ".join(f"{x:.0f}" for x in swap[:45]))
+        print("   frames:", " ".join(f"{x:.0f}" for x in swap))
         print(
             f"   {mode:32s} median frame {median:6.1f} ms, longest during swap"
             f" {worst:7.1f} ms ({worst / median:4.1f}x)"

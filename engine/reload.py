@@ -2,8 +2,8 @@
 
 :class:`Watcher` (watchdog) reports which files under shaders/, patches/ and
 presets/ changed; the frame loop drains it once per frame. :class:`Warmer`
-compiles and draws a changed shader once in a GL context of its own on its own
-thread: drivers compile at the first draw (about 1.7 s for a big shader on
+compiles and draws a changed shader once in a GL context of its own in a process
+of its own: drivers compile at the first draw (about 1.7 s for a big shader on
 llvmpipe), and the driver's shader cache then makes the show's own compile of the
 same source a cache hit, so the swap costs milliseconds, not a stall.
 """
@@ -11,13 +11,18 @@ same source a cache hit, so the swap costs milliseconds, not a stall.
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
 import os
 import queue
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import moderngl
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -26,6 +31,8 @@ from watchdog.observers import Observer
 from engine.visuals.context import headless_context
 from engine.visuals.dialects import WARM_SIZE, detect, load_layer
 from engine.visuals.shaders import LayerSource, ShaderError, warm
+
+log = logging.getLogger("oneiric.reload")
 
 WATCHED_SUFFIXES = {".glsl", ".fs", ".frag", ".vert", ".py", ".toml", ".json"}
 
@@ -81,18 +88,100 @@ class Warmed:
     foreign: bool = False  # ISF or Shadertoy: the show loads the file again (a cache hit)
 
 
+def _warm_one(
+    ctx: moderngl.Context, target: moderngl.Framebuffer, path: Path, size: tuple[int, int]
+) -> tuple[str | None, bool]:
+    """Compile and draw a shader once; (the rig-dialect text compiled, foreign?)."""
+    if detect(path) != "rig":
+        load_layer(ctx, path, size=size).release()
+        return None, True
+    source = LayerSource.load(path)
+    prog = source.compile(ctx)
+    warm(ctx, prog, target)
+    prog.release()
+    return source.code, False
+
+
+def _worker(size: tuple[int, int]) -> None:
+    """The warm-up process: a GL context of its own, at low priority. Reads one path a
+    line on stdin, answers one JSON line each on stdout."""
+    with contextlib.suppress(OSError):
+        os.nice(15)  # the show's frames come first
+    ctx = headless_context()
+    target = ctx.framebuffer(color_attachments=[ctx.texture_array((64, 36, 1), 4)])
+    for line in sys.stdin:
+        raw, t0 = line.rstrip("\n"), time.perf_counter()
+        answer: dict[str, Any] = {"path": raw}
+        try:
+            answer["code"], answer["foreign"] = _warm_one(ctx, target, Path(raw), size)
+        except ShaderError as exc:
+            answer["error"] = [str(exc.path), exc.line, exc.message]
+        except moderngl.Error as exc:  # a driver failure outside compile
+            answer["error"] = [raw, 0, str(exc)]
+        answer["seconds"] = time.perf_counter() - t0
+        print(json.dumps(answer), flush=True)
+    ctx.release()
+
+
 class Warmer:
-    """A thread with its own GL context that compiles and draws shaders once."""
+    """A process with its own GL context that compiles and draws shaders once.
+
+    A process, not a thread: threads' contexts share the driver's screen, and on
+    llvmpipe a compile on one thread stalls the other's draws as much as compiling
+    on the show's own thread would. The driver's on-disk shader cache is what the two
+    processes share.
+    """
 
     def __init__(self, size: tuple[int, int] = WARM_SIZE) -> None:
         self.size = size  # foreign dialects warm at the layer size (llvmpipe cares)
-        self._requests: queue.SimpleQueue[Path | None] = queue.SimpleQueue()
         self._done: queue.SimpleQueue[Warmed] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="oneiric-warmer", daemon=True)
-        self._thread.start()
+        self._start()
+
+    def _start(self) -> None:
+        size = self.size
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "engine.reload", "--warm", f"{size[0]}x{size[1]}"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=Path(__file__).resolve().parents[1],
+        )
+        reader = threading.Thread(
+            target=self._read, args=(self._process,), name="oneiric-warmer", daemon=True
+        )
+        reader.start()
+
+    def _read(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            try:
+                answer = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a stray line from a driver: not an answer
+            path, seconds = Path(answer["path"]), float(answer["seconds"])
+            if "error" in answer:
+                where, number, message = answer["error"]
+                err = ShaderError(Path(where), int(number), message)
+                self._done.put(Warmed(path, None, err, seconds))
+            else:
+                code = answer["code"]
+                source = LayerSource(path, code) if code is not None else None
+                self._done.put(Warmed(path, source, None, seconds, bool(answer["foreign"])))
 
     def request(self, path: Path) -> None:
-        self._requests.put(path)
+        if self._process.poll() is not None:
+            # a shader that crashed the driver took only the warm-up process with it
+            log.warning("shader warm-up process died (%s); restarting it", self._process.returncode)
+            self._done.put(Warmed(path, None, ShaderError(path, 0, "crashed the driver"), 0.0))
+            self._start()
+            return
+        stdin = self._process.stdin
+        assert stdin is not None
+        try:
+            stdin.write(f"{path}\n")
+            stdin.flush()
+        except BrokenPipeError:
+            self._start()
 
     def results(self) -> list[Warmed]:
         out = []
@@ -110,31 +199,17 @@ class Warmer:
             return []
         return [first, *self.results()]
 
-    def _run(self) -> None:
-        # the show's frames come first: on a machine with few cores, compile in the gaps
-        with contextlib.suppress(OSError, AttributeError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 15)
-        ctx = headless_context()
-        target = ctx.framebuffer(color_attachments=[ctx.texture_array((64, 36, 1), 4)])
-        while (path := self._requests.get()) is not None:
-            t0 = time.perf_counter()
-            try:
-                if detect(path) != "rig":
-                    load_layer(ctx, path, size=self.size).release()
-                    self._done.put(Warmed(path, None, None, time.perf_counter() - t0, True))
-                    continue
-                source = LayerSource.load(path)
-                prog = source.compile(ctx)
-                warm(ctx, prog, target)
-                prog.release()
-                self._done.put(Warmed(path, source, None, time.perf_counter() - t0))
-            except ShaderError as exc:
-                self._done.put(Warmed(path, None, exc, time.perf_counter() - t0))
-            except moderngl.Error as exc:  # a driver failure outside compile
-                err = ShaderError(path, 0, str(exc))
-                self._done.put(Warmed(path, None, err, time.perf_counter() - t0))
-        ctx.release()
-
     def close(self) -> None:
-        self._requests.put(None)
-        self._thread.join(timeout=5.0)
+        with contextlib.suppress(OSError, ValueError):
+            if self._process.stdin is not None:
+                self._process.stdin.close()
+        try:
+            self._process.wait(timeout=5.0)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--warm"]:
+    w, h = (int(n) for n in sys.argv[2].split("x"))
+    _worker((w, h))

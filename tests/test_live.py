@@ -273,3 +273,22 @@ def test_an_isf_layer_exposes_its_inputs_and_reloads_mid_show(tmp_path, gl):
     finally:
         live.close()
         show.close()
+
+
+def test_the_warm_up_process_comes_back_after_dying(tmp_path):
+    from engine.reload import Warmer
+
+    good = tmp_path / "good.glsl"
+    good.write_text(SOLID.format(r=0.1, g=0.2, b=0.3))
+    warmer = Warmer()
+    try:
+        warmer._process.kill()  # as if a shader had crashed the driver
+        warmer._process.wait()
+        warmer.request(good)
+        first = warmer.wait(30)
+        assert first and first[0].error is not None  # that request is reported, not lost
+        warmer.request(good)
+        again = warmer.wait(60)
+        assert again and again[0].error is None and again[0].source is not None
+    finally:
+        warmer.close()
