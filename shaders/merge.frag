@@ -139,7 +139,8 @@ void main() {
     for (int i = 0; i < u_count; ++i) {
         vec4 slot = u_slots[i];
         float w = slot.x;
-        if (w <= 0.0) continue;
+        // no early `continue` for muted slots: a weight of 0 leaves every blend as it
+        // was, and on a CPU rasteriser the divergent branch costs more than the blend
 #if MASKS
         vec2 d = (uv - slot.zw) * vec2(aspect, 1.0);
         float own = exp(-(dot(d, d) - d2_min) * inv2s2) / mask_sum;
