@@ -85,32 +85,21 @@ def cmd_render(args: argparse.Namespace) -> int:
         return 2
     if args.output is None and args.frames is None:
         args.output = Path("out") / f"{source.stem}.mp4"
+    common = dict(frames_dir=args.frames, audio=not args.no_audio, progress=not args.quiet)
     if args.replay:
         from engine.replay import replay
 
-        result = replay(
-            args.replay,
+        result = replay(args.replay, args.output, size=args.size, **common)
+    else:
+        spec = load_set(args.set)
+        result = render(
+            spec,
             args.output,
             size=args.size,
-            frames_dir=args.frames,
-            audio=not args.no_audio,
-            progress=not args.quiet,
+            fps=args.fps,
+            duration=args.duration,
+            **common,
         )
-        print(result.summary())
-        if result.output is not None:
-            print(result.output)
-        return 0
-    spec = load_set(args.set)
-    result = render(
-        spec,
-        args.output,
-        size=args.size,
-        fps=args.fps,
-        duration=args.duration,
-        frames_dir=args.frames,
-        audio=not args.no_audio,
-        progress=not args.quiet,
-    )
     print(result.summary())
     if result.output is not None:
         print(result.output)

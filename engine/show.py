@@ -139,26 +139,24 @@ class Show:
     def _open_audio(self, mode: str) -> AudioEngine:
         """mode "auto": a sound device if there is one, else computed without playing."""
         spec = self.spec
+
+        def engine(kind: str) -> AudioEngine:
+            return AudioEngine(
+                sr=spec.sample_rate,
+                fps=self.fps,
+                seed=spec.seed,
+                mode=kind,
+                patch_dir=self.folders.patches,
+            )
+
         if mode in ("auto", "realtime"):
             try:
-                return AudioEngine(
-                    sr=spec.sample_rate,
-                    fps=self.fps,
-                    seed=spec.seed,
-                    mode="realtime",
-                    patch_dir=self.folders.patches,
-                )
+                return engine("realtime")
             except AudioError as exc:
                 if mode == "realtime":
                     raise
                 self.audio_notice = f"no sound device ({exc}): audio is computed, not played"
-        return AudioEngine(
-            sr=spec.sample_rate,
-            fps=self.fps,
-            seed=spec.seed,
-            mode="manual",
-            patch_dir=self.folders.patches,
-        )
+        return engine("manual")
 
     def _make_dreamers(self) -> list[Dreamer]:
         total = self.spec.dreamer_count
