@@ -11,7 +11,7 @@ APT_PACKAGES := libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 xvfb
 SET ?= presets/sets/demo.toml
 OUT ?= out/demo.mp4
 
-.PHONY: demo test lint system bench clean
+.PHONY: demo live test lint system bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ system:
 demo: $(STAMP) system
 	$(BIN)/python performance.py render $(SET) -o $(OUT)
 
+live: $(STAMP) system
+	$(BIN)/python performance.py live $(SET) --overlay --repl
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -40,6 +43,7 @@ test: $(STAMP) system lint
 
 bench: $(STAMP) system
 	$(BIN)/python bench/bench_render.py
+	$(BIN)/python bench/bench_live.py
 
 clean:
 	rm -rf out .pytest_cache .mypy_cache .ruff_cache
