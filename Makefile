@@ -1,13 +1,14 @@
 # Oneiric: `make demo` renders the demo set; `make test` runs lint, types and tests.
 # Both set themselves up from a fresh clone: a .venv with the Python packages, and
 # the Debian packages the real tools need (Mesa EGL for headless GL, Xvfb so the
-# windowed path is tested on a virtual display) where they are missing.
+# windowed path is tested on a virtual display, liblo-tools for an independent OSC
+# sender) where they are missing.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
-APT_PACKAGES := libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 xvfb
+APT_PACKAGES := libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 xvfb liblo-tools
 SET ?= presets/sets/demo.toml
 OUT ?= out/demo.mp4
 
