@@ -11,18 +11,19 @@ stretched against the dreamer's own recent range, so a quiet sleeper still moves
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 import numpy as np
 
 from engine.features import FeatureSet, beat_pulse, compute_features
 from engine.params import ParamSpace, ParamSpec
-from engine.sources.simulate import RATES, STAGES, Hypnogram, SimulatedDreamer
+from engine.sources.simulate import RATES, STAGES
 from engine.visuals.layers import FIELDS, SIGNAL_WIDTH
 from engine.visuals.merge import BLEND_NAMES
 
 ANALYSIS_RATE = 10.0  # feature updates per second per dreamer
-WINDOWS = {"eeg": 4.0, "ecg": 8.0, "resp": 30.0}  # seconds of history each analysis reads
+WINDOWS = {"eeg": 4.0, "ecg": 8.0, "resp": 30.0, "ppg": 8.0}  # seconds each analysis reads
 SCOPE_SECONDS = 2.0  # how much raw signal a layer shader sees through signal()
 BANDS = ("delta", "theta", "alpha", "sigma", "beta", "gamma")
 # rough physiological full scales, so raw signals reach shaders at about -1..1
@@ -50,6 +51,12 @@ def dreamer_params(n: int, *, hue: float, pitch: float) -> tuple[ParamSpec, ...]
         ParamSpec(f"{p}/pitch", pitch, 20.0, 2000.0, curve="log", smooth=0.2, unit="Hz"),
         ParamSpec(f"{p}/blend", 0.0, kind="enum", choices=("merge", *BLEND_NAMES)),
     )
+
+
+class Source(Protocol):
+    """Where a dreamer's samples come from: a simulator, a recording, the network."""
+
+    def read(self, t_end: float) -> dict[str, np.ndarray]: ...
 
 
 class Ring:
@@ -100,7 +107,7 @@ class Dreamer:
         index: int,
         *,
         seed: int,
-        hypnogram: Hypnogram,
+        source: Source,
         shader: str,
         patch: str,
         drive: str,
@@ -108,6 +115,7 @@ class Dreamer:
         params: ParamSpace,
         count: int,
         time_offset: float = 0.0,
+        fade: float = 2.0,
     ) -> None:
         self.index = index
         self.id = index + 1
@@ -117,8 +125,12 @@ class Dreamer:
         self.shader, self.patch, self.drive, self.enhance = shader, patch, drive, enhance
         self.seed = seed
         self.params = params
-        self.source = SimulatedDreamer(seed, hypnogram)
-        self.rings = {k: Ring(int(WINDOWS[k] * RATES[k])) for k in WINDOWS}
+        self.source = source
+        self.rates = {k: v for k, v in getattr(source, "rates", RATES).items() if k in WINDOWS}
+        self.rings = {k: Ring(int(WINDOWS[k] * fs)) for k, fs in self.rates.items()}
+        # 1 while the dreamer's source speaks; fades to 0 over `fade` s when it falls silent
+        self.presence = 0.0 if hasattr(source, "present") else 1.0  # network: until it speaks
+        self.fade = fade
         self.features = FeatureSet()
         self.values = {name: 0.0 for name in FIELDS}
         self.values["t"] = (seed % 997) / 997.0 * 60.0  # dreamers start at different moments
@@ -146,16 +158,40 @@ class Dreamer:
             if name in self.rings and len(samples):
                 self.rings[name].extend(samples)
 
+    def _window(self, name: str) -> tuple[np.ndarray | None, float]:
+        ring = self.rings.get(name)
+        if ring is None or ring.filled == 0:
+            return None, 0.0
+        return ring.last(), self.rates[name]
+
     def analyse(self, t: float) -> None:
         """Recompute features from the buffered windows (the 10 Hz schedule calls this)."""
-        eeg, ecg, resp = (self.rings[k].last() for k in ("eeg", "ecg", "resp"))
-        self.features = compute_features(eeg, RATES["eeg"], ecg, RATES["ecg"], resp, RATES["resp"])
+        eeg, eeg_fs = self._window("eeg")
+        ecg, ecg_fs = self._window("ecg")
+        resp, resp_fs = self._window("resp")
+        ppg, ppg_fs = self._window("ppg")
+        features = compute_features(eeg, eeg_fs, ecg, ecg_fs, resp, resp_fs, ppg=ppg, ppg_fs=ppg_fs)
+        # what an app computed itself (Mind Monitor's band powers, its electrode fit)
+        bands = getattr(self.source, "bands", None)
+        quality = getattr(self.source, "quality", None)
+        if bands and eeg is None:
+            features = replace(features, **{b: bands.get(b, 0.0) for b in BANDS})
+        if quality is not None:
+            features = replace(features, quality=quality)
+        self.features = features
         if self.features.last_beat_age is not None:
             self._last_beat = t - self.features.last_beat_age
         self._analysed_at = t
 
     def step(self, t: float, dt: float) -> None:
         """Smooth the latest features into this frame's values."""
+        present = getattr(self.source, "present", None)
+        target = 1.0 if present is None or present(t + self.time_offset) else 0.0
+        if self.fade > 0 and dt > 0:
+            step = dt / self.fade
+            self.presence += max(-step, min(step, target - self.presence))
+        elif dt > 0 or present is None:
+            self.presence = target
         f = self.features
         k = 1.0 - math.exp(-dt / 0.4) if dt > 0 else 1.0
         v = self.values
@@ -172,7 +208,9 @@ class Dreamer:
         if self.drive == "raw":
             # nothing derived: the newest samples themselves, lightly smoothed
             v["beat"] += (self._scaled("ecg", 8).max(initial=0.0) - v["beat"]) * 0.5
-            v["breath"] += (0.5 + 0.5 * self._scaled("resp", 4).mean() - v["breath"]) * 0.5
+            resp = self._scaled("resp", 4)
+            level = 0.5 + 0.5 * float(resp.mean()) if len(resp) else v["breath"]
+            v["breath"] += (level - v["breath"]) * 0.5
         else:
             v["beat"] = beat_pulse(t - self._last_beat)
             v["breath"] = 0.5 - 0.5 * math.cos(self.breath_phase(t))
@@ -191,7 +229,10 @@ class Dreamer:
         return f.breath_phase + 2 * math.pi * f.breath_rate / 60.0 * (t - self._analysed_at)
 
     def _scaled(self, name: str, n: int) -> np.ndarray:
-        x = self.rings[name].last(n)
+        ring = self.rings.get(name)
+        if ring is None or ring.filled == 0:
+            return np.zeros(0)
+        x = ring.last(n)
         if name == "resp":
             ref = self.rings["resp"].last()
             return (x - ref.mean()) / (3 * ref.std() + 1e-9)
@@ -201,7 +242,9 @@ class Dreamer:
         """(3, SIGNAL_WIDTH): the last SCOPE_SECONDS of eeg, ecg, resp at about -1..1."""
         out = np.zeros((3, SIGNAL_WIDTH), np.float32)
         for row, name in enumerate(("eeg", "ecg", "resp")):
-            n = int(SCOPE_SECONDS * RATES[name])
+            if name not in self.rates:
+                continue
+            n = int(SCOPE_SECONDS * self.rates[name])
             x = self._scaled(name, n)
             if len(x) >= 2:
                 src = np.linspace(0.0, 1.0, len(x))

@@ -37,7 +37,7 @@ class DreamerGroup:
     """`count` dreamers that share a source and a look; shaders and patches are cycled."""
 
     count: int
-    source: Literal["simulate"]
+    source: Literal["simulate", "osc", "recording"]
     stages: tuple[tuple[float, str], ...]
     shaders: tuple[str, ...]
     patches: tuple[str, ...]
@@ -46,6 +46,15 @@ class DreamerGroup:
     stagger: float = 0.0  # each next dreamer reaches each stage this many seconds later
     transition: float = 4.0  # seconds over which one stage crossfades into the next
     params: Mapping[str, object] = field(default_factory=dict)  # /dreamer/N/<key> defaults
+    # source = "osc": people streaming from apps (engine.sources.profiles)
+    profile: str = ""
+    listen: str = ""  # HOST:PORT; default 127.0.0.1 and the profile's first port
+    keys: tuple[str, ...] = ()  # senders pinned to the group's dreamers, in order
+    timeout: float = 3.0  # seconds of silence before a dreamer fades out
+    fade: float = 2.0  # seconds a dreamer takes to fade out, and back in
+    # source = "recording": a file played back (EDF, WFDB, text, npz), looping
+    recording: Path | None = None
+    start: float = 0.0
     where: str = ""
 
 
@@ -182,8 +191,8 @@ def _parse_group(
     t = _Table(path, where, data)
     count = t.get("count", int, 1, lambda v: None if 1 <= v <= 1024 else "must be 1..1024")
     source = t.get("source", str, "simulate")
-    if source != "simulate":
-        raise t.error("source", f"unknown source {source!r} (known: simulate)")
+    if source not in ("simulate", "osc", "recording"):
+        raise t.error("source", f"unknown source {source!r} (known: simulate, osc, recording)")
 
     def known(pool: set[str], what: str) -> Callable[[Any], str | None]:
         def check(v: Any) -> str | None:
@@ -200,10 +209,37 @@ def _parse_group(
     drive = t.get("drive", str, "features")
     if drive not in ("features", "raw"):
         raise t.error("drive", f'must be "features" or "raw", got {drive!r}')
+    profile, listen, recording = "", "", None
+    if source == "osc":
+        from engine.sources.osc import Endpoint
+        from engine.sources.profiles import available_profiles, load_profile
+
+        known_profiles = set(available_profiles())
+        profile = t.get(
+            "profile",
+            str,
+            check=lambda v: (
+                None
+                if v in known_profiles
+                else (f"unknown profile {v!r} (known: {', '.join(sorted(known_profiles))})")
+            ),
+        )
+        default = f"127.0.0.1:{load_profile(profile).ports[0]}"
+        listen = t.get("listen", str, default)
+        try:
+            Endpoint.parse(listen)
+        except ValueError as exc:
+            raise t.error("listen", str(exc)) from None
+    if source == "recording":
+        rel = t.get("recording", str)
+        recording = (path.parent / rel).resolve()
+        if not recording.exists():
+            raise t.error("recording", f"no such file: {recording}")
+    stages = _parse_stages(t) if source == "simulate" or "stages" in t.data else ((0.0, "W"),)
     group = DreamerGroup(
         count=count,
-        source="simulate",
-        stages=_parse_stages(t),
+        source=source,
+        stages=stages,
         shaders=shader,
         patches=patch,
         drive=drive,
@@ -211,6 +247,13 @@ def _parse_group(
         stagger=t.get("stagger", float, 0.0, _non_negative),
         transition=t.get("transition", float, 4.0, _non_negative),
         params=dict(t.get("params", dict, {})),
+        profile=profile,
+        listen=listen,
+        keys=tuple(str(k) for k in t.get("keys", list, [])),
+        timeout=t.get("timeout", float, 3.0, _positive),
+        fade=t.get("fade", float, 2.0, _non_negative),
+        recording=recording,
+        start=t.get("start", float, 0.0, _non_negative),
         where=where,
     )
     t.finish()

@@ -19,12 +19,16 @@ import numpy as np
 
 from engine.audio.engine import PATCH_DIR, AudioEngine, AudioError
 from engine.clock import Tick
-from engine.dreamers import GROUP_PARAMS, Dreamer
+from engine.dreamers import GROUP_PARAMS, Dreamer, Source
 from engine.features import resonance
 from engine.mapping import MAPPING_DIR, DreamerView, Mapping, Rig, find_mapping
 from engine.params import ParamError, ParamSpace, ParamSpec
-from engine.sets import Cue, SetError, SetSpec
-from engine.sources.simulate import Hypnogram
+from engine.sets import Cue, DreamerGroup, SetError, SetSpec
+from engine.sources.network import Inputs, NetworkSource
+from engine.sources.osc import Endpoint
+from engine.sources.playback import Playback
+from engine.sources.profiles import load_profile
+from engine.sources.simulate import Hypnogram, SimulatedDreamer
 from engine.visuals.dialects import LayerProgram, date_of, detect, load_layer
 from engine.visuals.layers import FIELD_NAMES, Draw, LayerStack
 from engine.visuals.merge import BLEND_NAMES, Merge, slot_table
@@ -90,6 +94,7 @@ class Show:
         self.params = ParamSpace()
         for p in (*MERGE_PARAMS, *MASTER_PARAMS, *GROUP_PARAMS):
             self.params.register(p)
+        self.inputs: Inputs | None = None  # OSC ports, when a group streams from apps
         self.dreamers = self._make_dreamers()
         self._cues = list(spec.cues)
         self._next_cue = 0
@@ -167,10 +172,12 @@ class Show:
                 shift = PREROLL + j * group.stagger
                 first = group.stages[0][1]
                 pairs = [(0.0, first)] + [(t + shift, s) for t, s in group.stages if t > 0]
+                seed = dreamer_seed(self.spec.seed, i)
                 d = Dreamer(
                     i,
-                    seed=dreamer_seed(self.spec.seed, i),
-                    hypnogram=replace(Hypnogram.from_pairs(pairs), transition=group.transition),
+                    seed=seed,
+                    source=self._source(group, seed, pairs),
+                    fade=group.fade,
                     shader=group.shaders[j % len(group.shaders)],
                     patch=group.patches[j % len(group.patches)],
                     drive=group.drive,
@@ -180,6 +187,16 @@ class Show:
                     time_offset=PREROLL,
                 )
                 dreamers.append(d)
+            if group.source == "osc":
+                if self.inputs is None:
+                    self.inputs = Inputs()
+                members = [d.source for d in dreamers[-group.count :]]
+                self.inputs.add_group(
+                    Endpoint.parse(group.listen),
+                    group.profile,
+                    [m for m in members if isinstance(m, NetworkSource)],
+                    group.keys,
+                )
         return dreamers
 
     def _members(self, spec: SetSpec) -> list[list[Dreamer]]:
@@ -189,6 +206,24 @@ class Show:
             out.append(self.dreamers[first : first + group.count])
             first += group.count
         return out
+
+    def _source(self, group: DreamerGroup, seed: int, pairs: list[tuple[float, str]]) -> Source:
+        if group.source == "osc":
+            return NetworkSource(self._profile_rates(group.profile), timeout=group.timeout)
+        if group.source == "recording":
+            assert group.recording is not None
+            return Playback(group.recording, loop=True, start=group.start)
+        return SimulatedDreamer(
+            seed, replace(Hypnogram.from_pairs(pairs), transition=group.transition)
+        )
+
+    @staticmethod
+    def _profile_rates(profile: str) -> dict[str, float]:
+        rates = {"eeg": 256.0, "ecg": 256.0, "resp": 32.0, "ppg": 64.0}
+        for rule in load_profile(profile).rules:
+            if rule.kind == "samples" and rule.rate and rule.signal in rates:
+                rates[rule.signal] = float(rule.rate)
+        return rates
 
     def _set_checked(self, path: str, value: object, where: str) -> None:
         try:
@@ -375,12 +410,15 @@ class Show:
             self.mapping.run(self._rig(tick))
         self.params.update(dt)
         get = self.params.get
+        if self.inputs is not None:
+            self.inputs.drain(t + PREROLL)
 
         # the group's breath: a shared oscillator the simulated dreamers can be pulled toward
         self._group_phase += 2 * math.pi * get("/group/breath_rate") / 60.0 * dt
         entrain = get("/group/entrain")
         for i, d in enumerate(self.dreamers):
-            d.source.couple(entrain, self._group_phase)
+            if isinstance(d.source, SimulatedDreamer):  # real people breathe as they will
+                d.source.couple(entrain, self._group_phase)
             d.pull(t)
             if (tick.frame + i) % self._analysis_every == 0:
                 d.analyse(t)
@@ -403,7 +441,9 @@ class Show:
         out = np.empty(len(self.dreamers))
         for i, d in enumerate(self.dreamers):
             depth = d.values["depth"]
-            out[i] = d.param("weight") * (1 - d.param("mute")) * (1 - state + state * depth)
+            out[i] = (
+                d.param("weight") * (1 - d.param("mute")) * (1 - state + state * depth) * d.presence
+            )
         return out
 
     def _render(self, t: float, dt: float, frame: int) -> np.ndarray:
@@ -484,7 +524,7 @@ class Show:
         for d in self.dreamers:
             for name, value in d.audio_controls().items():
                 self.audio.set(d.path, name, value, ramp)
-            gain = d.param("volume") * d.param("weight") * (1 - d.param("mute"))
+            gain = d.param("volume") * d.param("weight") * (1 - d.param("mute")) * d.presence
             self.audio.set_gain(d.path, gain, ramp)
         self.audio.set_master("volume", self.params.get("/master/volume"), ramp)
         self.audio.set_master("reverb", self.params.get("/master/reverb"), ramp)
@@ -495,6 +535,9 @@ class Show:
         return block
 
     def close(self) -> None:
+        if self.inputs is not None:
+            self.inputs.close()
+            self.inputs = None
         if self.audio is not None:
             self.audio.close()
             self.audio = None

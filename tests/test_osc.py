@@ -36,7 +36,7 @@ def test_messages_become_timestamped_events(receiver):
     wait_for(lambda: len(queue) == 2)
     a, b = queue.drain()
     assert (a.address, a.value) == ("/merge/chaos", (pytest.approx(0.7),))
-    assert b.value == (0.25, 1.0) and a.source == "osc:127.0.0.1"
+    assert b.value == (0.25, 1.0) and a.source == f"osc:127.0.0.1:{rx.endpoint.port}"
     assert before <= a.time <= time.perf_counter()
 
 

@@ -116,7 +116,9 @@ class OscReceiver:
                     self._drop("address without a leading slash", msg.address[:40])
                     continue
                 self.accepted += 1
-                self.sink(Event(arrived, f"osc:{host}", msg.address, tuple(msg.params)))
+                # the sender's host and the port it reached: profiles key dreamers by either
+                source = f"osc:{host}:{self.endpoint.port}"
+                self.sink(Event(arrived, source, msg.address, tuple(msg.params)))
 
     def close(self) -> None:
         self._stop.set()
