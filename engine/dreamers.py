@@ -16,9 +16,10 @@ from typing import Protocol
 
 import numpy as np
 
-from engine.features import FeatureSet, beat_pulse, compute_features
+from engine.features import FeatureSet, beat_pulse, compute_features, signal_problem
 from engine.params import ParamSpace, ParamSpec
 from engine.sources.simulate import RATES, STAGES
+from engine.stage import StageEpoch, Stager
 from engine.visuals.layers import FIELDS, SIGNAL_WIDTH
 from engine.visuals.merge import BLEND_NAMES
 
@@ -50,6 +51,7 @@ def dreamer_params(n: int, *, hue: float, pitch: float) -> tuple[ParamSpec, ...]
         ParamSpec(f"{p}/volume", 0.7, smooth=0.05, doc="voice level"),
         ParamSpec(f"{p}/pitch", pitch, 20.0, 2000.0, curve="log", smooth=0.2, unit="Hz"),
         ParamSpec(f"{p}/blend", 0.0, kind="enum", choices=("merge", *BLEND_NAMES)),
+        ParamSpec(f"{p}/stage", 0.0, kind="enum", choices=STAGES, doc="scored every 30 s"),
     )
 
 
@@ -131,6 +133,9 @@ class Dreamer:
         # 1 while the dreamer's source speaks; fades to 0 over `fade` s when it falls silent
         self.presence = 0.0 if hasattr(source, "present") else 1.0  # network: until it speaks
         self.fade = fade
+        self.stager = Stager()
+        self.stage: StageEpoch | None = None  # the last scored 30-s epoch
+        self.problem: str | None = None  # why the EEG is not trusted now (flat, saturated...)
         self.features = FeatureSet()
         self.values = {name: 0.0 for name in FIELDS}
         self.values["t"] = (seed % 997) / 997.0 * 60.0  # dreamers start at different moments
@@ -157,6 +162,12 @@ class Dreamer:
         for name, samples in self.source.read(t + self.time_offset).items():
             if name in self.rings and len(samples):
                 self.rings[name].extend(samples)
+                if name == "eeg":
+                    scored = len(self.stager.epochs)
+                    self.stager.push(samples, self.rates["eeg"])
+                    if len(self.stager.epochs) > scored:
+                        self.stage = self.stager.epochs[-1]
+                        self.params.set(f"{self.path}/stage", self.stage.stage)
 
     def _window(self, name: str) -> tuple[np.ndarray | None, float]:
         ring = self.rings.get(name)
@@ -170,7 +181,13 @@ class Dreamer:
         ecg, ecg_fs = self._window("ecg")
         resp, resp_fs = self._window("resp")
         ppg, ppg_fs = self._window("ppg")
+        self.problem = signal_problem(eeg) if eeg is not None else None
+        if self.problem is not None:
+            eeg = None  # a flat or saturated electrode says nothing about the dreamer
         features = compute_features(eeg, eeg_fs, ecg, ecg_fs, resp, resp_fs, ppg=ppg, ppg_fs=ppg_fs)
+        if self.problem is not None:  # keep the last good band shares, trust them less
+            previous = {b: getattr(self.features, b) for b in BANDS}
+            features = replace(features, quality=0.0, **previous)
         # what an app computed itself (Mind Monitor's band powers, its electrode fit)
         bands = getattr(self.source, "bands", None)
         quality = getattr(self.source, "quality", None)
@@ -215,7 +232,7 @@ class Dreamer:
             v["beat"] = beat_pulse(t - self._last_beat)
             v["breath"] = 0.5 - 0.5 * math.cos(self.breath_phase(t))
         v["breath_phase"] = (self.breath_phase(t) / (2 * math.pi)) % 1.0
-        v["stage"] = float(STAGES.index(f.stage)) if f.stage in STAGES else 0.0
+        v["stage"] = self.param("stage")
         for name in ("hue", "warp", "speed"):
             v[name] = self.param(name)
         v["seed"] = (self.seed % 1000) / 1000.0

@@ -511,3 +511,20 @@ def compute_features(
     )
     values["quality"] = float(np.mean(qualities)) if qualities else 0.0
     return FeatureSet(**values)
+
+
+def signal_problem(x: np.ndarray | None, *, flat_below: float = 0.5) -> str | None:
+    """Why a window cannot be trusted: "missing", "not finite", "flat" (an electrode off
+    or a dead channel: peak-to-peak under `flat_below` in the signal's units) or
+    "saturated" (more than 5% of samples stuck at the extremes); None when it looks real."""
+    if x is None or len(x) < 2:
+        return "missing"
+    if not np.all(np.isfinite(x)):
+        return "not finite"
+    lo, hi = float(np.min(x)), float(np.max(x))
+    if hi - lo < flat_below:
+        return "flat"
+    stuck = np.count_nonzero(x <= lo) + np.count_nonzero(x >= hi)
+    if stuck > 0.05 * len(x):
+        return "saturated"
+    return None

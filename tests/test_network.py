@@ -135,3 +135,35 @@ def test_an_independent_sender_moves_the_dreamer(show):
         run(show, clock, [phone], 0.5)
         expected = 1.0 if fit == "1" else 0.0
         assert show.dreamers[0].features.quality == expected
+
+
+def test_a_flat_electrode_is_not_trusted_and_keeps_the_last_bands(show):
+    port = show.inputs.endpoints[0].port
+    phone = Phone("127.0.0.1", port, 10.0)
+    clock = FrameClock(30)
+    run(show, clock, [phone], 5.0)
+    dreamer = show.dreamers[0]
+    assert dreamer.problem is None and dreamer.features.alpha > 0.5
+    assert dreamer.features.quality > 0.5
+
+    class Flat(Phone):  # the headband slipped: the ADC sits still
+        def send_until(self, t: float) -> None:
+            while self.n < int(t * FS):
+                msg = OscMessageBuilder("/muse/eeg")
+                for _ in range(4):
+                    msg.add_arg(842.0, "f")
+                self.sock.sendto(msg.build().dgram, self.target)
+                self.n += 1
+                self.sent += 1
+
+    flat = Flat("127.0.0.1", port, 0.0)
+    flat.n = phone.n
+    for _ in range(30):  # once the 4-s window holds nothing but the flat line...
+        run(show, clock, [flat], 0.2)
+        if dreamer.problem == "flat":
+            break
+    assert dreamer.problem == "flat" and dreamer.features.quality == 0.0
+    held = dreamer.features.bands
+    run(show, clock, [flat], 2.0)
+    assert dreamer.features.bands == held, "a flat window must not rewrite the bands"
+    assert dreamer.features.quality == 0.0

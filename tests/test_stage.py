@@ -114,3 +114,29 @@ def test_flat_and_short_input_do_not_crash() -> None:
         s = Stager()
         s.push(np.zeros(10), 100.0)
         s.push(np.zeros(10), 200.0)
+
+
+def test_each_dreamer_is_scored_every_30_s_into_its_stage_param(tmp_path, gl):
+    from engine.clock import FrameClock
+    from engine.render import load_set
+    from engine.show import Show
+
+    path = tmp_path / "stages.toml"
+    path.write_text(
+        "[set]\nduration = 40.0\nfps = 10\nsize = [32, 18]\nseed = 2\n"
+        '[[dreamers]]\ncount = 1\nstages = [[0, "N3"]]\nshader = "tide"\npatch = "drone"\n'
+        '[[dreamers]]\ncount = 1\nstages = [[0, "W"]]\nshader = "aurora"\npatch = "drone"\n'
+    )
+    show = Show(load_set(path), gl, audio=False)
+    clock = FrameClock(10)
+    try:
+        for _ in range(200):  # 20 s of show: the first epoch closes 30 s into the signals
+            show.step(clock.tick())
+        deep, awake = show.dreamers
+        assert deep.stage is not None and deep.stage.stage == "N3"
+        assert awake.stage is not None and awake.stage.stage == "W"
+        assert show.params.get("/dreamer/1/stage") == STAGES.index("N3")
+        assert show.params.get("/dreamer/2/stage") == STAGES.index("W")
+        assert deep.values["stage"] == STAGES.index("N3")  # what its layer shader sees
+    finally:
+        show.close()
