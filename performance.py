@@ -67,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     lv.add_argument("--repl", action="store_true", help="a console for one-off commands")
     lv.add_argument("--overlay", action="store_true", help="start with the overlay (Tab toggles)")
     lv.add_argument(
+        "--controls",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="map OSC addresses onto params (presets/controls/NAME.toml); repeatable",
+    )
+    lv.add_argument(
         "--osc",
         action="append",
         default=[],
@@ -176,6 +183,9 @@ def cmd_live(args: argparse.Namespace) -> int:
         overlay=args.overlay,
         session=session,
     )
+    from engine.control import load_controls
+
+    live.controls = [load_controls(name, show.params) for name in args.controls]
     if args.repl:
         from engine import repl
 

@@ -24,6 +24,7 @@ import numpy as np
 from engine import sets
 from engine.audio.engine import PatchError
 from engine.clock import Clock, RealtimeClock, Tick
+from engine.control import ControlMap
 from engine.events import Event, EventQueue
 from engine.params import ParamError, ParamSpec
 from engine.reload import Warmer, Watcher
@@ -113,6 +114,7 @@ class Live:
         self.clock = clock or RealtimeClock(show.fps)
         self.commands = EventQueue(maxlen=4096)
         self.ignored: Counter[str] = Counter()  # commands that named no param, by address
+        self.controls: list[ControlMap] = []  # OSC addresses mapped onto params
         self.stats = LiveStats()
         self.errors: deque[LiveError] = deque(maxlen=32)
         self.session = session
@@ -228,6 +230,12 @@ class Live:
         self.commands.push(Event(time.perf_counter(), "command", address, tuple(args)))
 
     def _apply(self, event: Event) -> None:
+        for controls in self.controls:
+            if controls.knows(event.address):
+                for command in controls.apply(event, self.show.params):
+                    if self.session is not None:  # the replay needs only the outcome
+                        self.session.event(self.frame_index, command)
+                return
         try:
             apply_command(self.show, event)
         except (ParamError, ValueError, TypeError, KeyError, IndexError) as exc:

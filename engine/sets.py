@@ -37,7 +37,7 @@ class DreamerGroup:
     """`count` dreamers that share a source and a look; shaders and patches are cycled."""
 
     count: int
-    source: Literal["simulate", "osc", "recording"]
+    source: Literal["simulate", "osc", "recording", "brainflow", "lsl"]
     stages: tuple[tuple[float, str], ...]
     shaders: tuple[str, ...]
     patches: tuple[str, ...]
@@ -55,6 +55,11 @@ class DreamerGroup:
     # source = "recording": a file played back (EDF, WFDB, text, npz), looping
     recording: Path | None = None
     start: float = 0.0
+    # source = "brainflow": a board by BrainFlow's name ("synthetic" runs with no hardware);
+    # source = "lsl": a stream on the network by type (and name)
+    board: str = "synthetic"
+    stream_type: str = "EEG"
+    stream_name: str = ""
     where: str = ""
 
 
@@ -191,8 +196,9 @@ def _parse_group(
     t = _Table(path, where, data)
     count = t.get("count", int, 1, lambda v: None if 1 <= v <= 1024 else "must be 1..1024")
     source = t.get("source", str, "simulate")
-    if source not in ("simulate", "osc", "recording"):
-        raise t.error("source", f"unknown source {source!r} (known: simulate, osc, recording)")
+    sources = ("simulate", "osc", "recording", "brainflow", "lsl")
+    if source not in sources:
+        raise t.error("source", f"unknown source {source!r} (known: {', '.join(sources)})")
 
     def known(pool: set[str], what: str) -> Callable[[Any], str | None]:
         def check(v: Any) -> str | None:
@@ -235,6 +241,20 @@ def _parse_group(
         recording = (path.parent / rel).resolve()
         if not recording.exists():
             raise t.error("recording", f"no such file: {recording}")
+    if source == "brainflow":
+        from brainflow.board_shim import BoardIds
+
+        boards = sorted(b.name.removesuffix("_BOARD").lower() for b in BoardIds)
+        t.get(
+            "board",
+            str,
+            "synthetic",
+            lambda v: (
+                None
+                if v in boards
+                else (f"unknown board {v!r} (BrainFlow knows: {', '.join(boards[:12])}, ...)")
+            ),
+        )
     stages = _parse_stages(t) if source == "simulate" or "stages" in t.data else ((0.0, "W"),)
     group = DreamerGroup(
         count=count,
@@ -254,6 +274,9 @@ def _parse_group(
         fade=t.get("fade", float, 2.0, _non_negative),
         recording=recording,
         start=t.get("start", float, 0.0, _non_negative),
+        board=t.get("board", str, "synthetic"),
+        stream_type=t.get("stream_type", str, "EEG"),
+        stream_name=t.get("stream_name", str, ""),
         where=where,
     )
     t.finish()

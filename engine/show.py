@@ -13,6 +13,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import moderngl
 import numpy as np
@@ -95,6 +96,7 @@ class Show:
         for p in (*MERGE_PARAMS, *MASTER_PARAMS, *GROUP_PARAMS):
             self.params.register(p)
         self.inputs: Inputs | None = None  # OSC ports, when a group streams from apps
+        self._closers: list[Any] = []  # hardware sessions and inlets to let go of
         self.dreamers = self._make_dreamers()
         self._cues = list(spec.cues)
         self._next_cue = 0
@@ -213,6 +215,23 @@ class Show:
         if group.source == "recording":
             assert group.recording is not None
             return Playback(group.recording, loop=True, start=group.start)
+        if group.source == "brainflow":
+            from brainflow.board_shim import BoardIds
+
+            from engine.sources.brainflow_source import BrainFlowSource
+
+            board = BoardIds[f"{group.board.upper()}_BOARD"]
+            source: Source = BrainFlowSource(board, silence=group.timeout)
+            self._closers.append(source)
+            return source
+        if group.source == "lsl":
+            from engine.sources.lsl import LslSource
+
+            lsl = LslSource(
+                group.stream_type, name=group.stream_name or None, silence=group.timeout
+            )
+            self._closers.append(lsl)
+            return lsl
         return SimulatedDreamer(
             seed, replace(Hypnogram.from_pairs(pairs), transition=group.transition)
         )
@@ -535,6 +554,9 @@ class Show:
         return block
 
     def close(self) -> None:
+        for source in self._closers:
+            source.close()
+        self._closers.clear()
         if self.inputs is not None:
             self.inputs.close()
             self.inputs = None
