@@ -41,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-audio", action="store_true", help="video only")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    from engine import send
+
+    send.add_parser(sub)
+
     sh = sub.add_parser("shaders", help="shader tools")
     shs = sh.add_subparsers(dest="shaders_command", required=True)
     ck = shs.add_parser("check", help="load and render shaders headless; report errors by line")
@@ -242,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_live(args)
         if args.command == "shaders":
             return cmd_shaders_check(args)
+        if args.command == "send":
+            return int(args.func(args))
     except (SetError, SessionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

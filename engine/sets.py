@@ -48,7 +48,8 @@ class DreamerGroup:
     params: Mapping[str, object] = field(default_factory=dict)  # /dreamer/N/<key> defaults
     # source = "osc": people streaming from apps (engine.sources.profiles)
     profile: str = ""
-    listen: str = ""  # HOST:PORT; default 127.0.0.1 and the profile's first port
+    listen: tuple[str, ...] = ()  # HOST:PORTs; default 127.0.0.1 and the profile's ports
+    allow: tuple[str, ...] = ()  # only these sender hosts (empty: anyone who reaches us)
     keys: tuple[str, ...] = ()  # senders pinned to the group's dreamers, in order
     timeout: float = 3.0  # seconds of silence before a dreamer fades out
     fade: float = 2.0  # seconds a dreamer takes to fade out, and back in
@@ -215,7 +216,8 @@ def _parse_group(
     drive = t.get("drive", str, "features")
     if drive not in ("features", "raw"):
         raise t.error("drive", f'must be "features" or "raw", got {drive!r}')
-    profile, listen, recording = "", "", None
+    profile, recording = "", None
+    listen: tuple[str, ...] = ()
     if source == "osc":
         from engine.sources.osc import Endpoint
         from engine.sources.profiles import available_profiles, load_profile
@@ -230,11 +232,12 @@ def _parse_group(
                 else (f"unknown profile {v!r} (known: {', '.join(sorted(known_profiles))})")
             ),
         )
-        default = f"127.0.0.1:{load_profile(profile).ports[0]}"
-        listen = t.get("listen", str, default)
+        default = [f"127.0.0.1:{p}" for p in load_profile(profile).ports]
+        listen = _names(t.get("listen", (str, list), default))
         try:
-            Endpoint.parse(listen)
-        except ValueError as exc:
+            for text in listen:
+                Endpoint.parse(text)
+        except (ValueError, AttributeError) as exc:
             raise t.error("listen", str(exc)) from None
     if source == "recording":
         rel = t.get("recording", str)
@@ -269,6 +272,7 @@ def _parse_group(
         params=dict(t.get("params", dict, {})),
         profile=profile,
         listen=listen,
+        allow=tuple(str(a) for a in t.get("allow", list, [])),
         keys=tuple(str(k) for k in t.get("keys", list, [])),
         timeout=t.get("timeout", float, 3.0, _positive),
         fade=t.get("fade", float, 2.0, _non_negative),

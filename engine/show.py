@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -86,6 +86,7 @@ class Show:
         audio_mode: str = "manual",
         folders: Folders | None = None,
         start_date: datetime.datetime | None = None,
+        listen: Sequence[str] = (),
     ) -> None:
         self.spec = spec
         self.folders = folders or Folders()
@@ -96,6 +97,7 @@ class Show:
         for p in (*MERGE_PARAMS, *MASTER_PARAMS, *GROUP_PARAMS):
             self.params.register(p)
         self.inputs: Inputs | None = None  # OSC ports, when a group streams from apps
+        self.listen = tuple(listen)  # overrides every OSC group's ports (live --listen)
         self._closers: list[Any] = []  # hardware sessions and inlets to let go of
         self.dreamers = self._make_dreamers()
         self._cues = list(spec.cues)
@@ -194,10 +196,11 @@ class Show:
                     self.inputs = Inputs()
                 members = [d.source for d in dreamers[-group.count :]]
                 self.inputs.add_group(
-                    Endpoint.parse(group.listen),
+                    [Endpoint.parse(e) for e in (self.listen or group.listen)],
                     group.profile,
                     [m for m in members if isinstance(m, NetworkSource)],
                     group.keys,
+                    allow=set(group.allow) or None,
                 )
         return dreamers
 

@@ -167,3 +167,43 @@ def test_a_flat_electrode_is_not_trusted_and_keeps_the_last_bands(show):
     run(show, clock, [flat], 2.0)
     assert dreamer.features.bands == held, "a flat window must not rewrite the bands"
     assert dreamer.features.quality == 0.0
+
+
+def test_one_sender_on_several_ports_is_one_dreamer_and_strangers_are_kept_out(tmp_path, gl):
+    """OpenBCI's GUI sends on up to four ports; an allowlist keeps other senders out."""
+    from pythonosc.udp_client import SimpleUDPClient
+
+    ports = []
+    for _ in range(2):  # two free ports for the set to listen on
+        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        probe.bind(("127.0.0.1", 0))
+        ports.append(probe.getsockname()[1])
+        probe.close()
+    path = tmp_path / "bci.toml"
+    path.write_text(
+        "[set]\nduration = 10.0\nfps = 30\nsize = [32, 18]\n"
+        '[[dreamers]]\ncount = 2\nsource = "osc"\nprofile = "openbci"\n'
+        f'listen = ["127.0.0.1:{ports[0]}", "127.0.0.1:{ports[1]}"]\n'
+        'allow = ["127.0.0.1"]\nshader = "tide"\npatch = "drone"\n'
+    )
+    show = Show(load_set(path), gl, audio=False)
+    try:
+        samples = [float(x) for x in np.sin(np.arange(25) / 3.0) * 20]
+        SimpleUDPClient("127.0.0.1", ports[0]).send_message("/openbci/time-series-raw/ch0", samples)
+        SimpleUDPClient("127.0.0.1", ports[1]).send_message("/openbci/time-series-raw/ch0", samples)
+        stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        stranger.bind(("127.0.0.2", 0))
+        msg = OscMessageBuilder("/openbci/time-series-raw/ch0")
+        msg.add_arg(1.0, "f")
+        stranger.sendto(msg.build().dgram, ("127.0.0.1", ports[0]))
+        time.sleep(0.3)
+        clock = FrameClock(30)
+        show.step(clock.tick())
+        first, second = show.dreamers
+        assert first.rings["eeg"].filled == 50, "both ports' samples reach the same dreamer"
+        assert second.rings["eeg"].filled == 0, "the stranger was not let in"
+        assert show.inputs is not None
+        rx = show.inputs._receivers[next(e for e in show.inputs.endpoints if e.port == ports[0])]
+        assert rx.dropped["sender not allowed"] == 1
+    finally:
+        show.close()

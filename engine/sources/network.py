@@ -84,17 +84,24 @@ class Inputs:
         self.unrouted: Counter[str] = Counter()  # senders with no free dreamer
 
     def add_group(
-        self, listen: Endpoint, profile: str, sources: Sequence[NetworkSource], keys: Sequence[str]
+        self,
+        listen: Sequence[Endpoint],
+        profile: str,
+        sources: Sequence[NetworkSource],
+        keys: Sequence[str],
+        *,
+        allow: set[str] | None = None,
     ) -> None:
-        rx = self._receivers.get(listen)
-        if rx is None:
-            rx = OscReceiver(listen, self.queue.push)
-            self._receivers[listen] = rx
-        route = _Route(
-            Translator([load_profile(profile)], port=rx.endpoint.port), [*keys], [*sources]
-        )
-        self._routes.setdefault(rx.endpoint, []).append(route)
-        self._receivers[rx.endpoint] = rx
+        """Route a group's senders, heard on any of `listen` (OpenBCI sends on four
+        ports), to its dreamers: one routing table, so a sender is one dreamer."""
+        route = _Route(Translator([load_profile(profile)]), [*keys], [*sources])
+        for endpoint in listen:
+            rx = self._receivers.get(endpoint)
+            if rx is None:
+                rx = OscReceiver(endpoint, self.queue.push, allow=allow)
+                self._receivers[endpoint] = rx
+                self._receivers[rx.endpoint] = rx
+            self._routes.setdefault(rx.endpoint, []).append(route)
 
     @property
     def endpoints(self) -> list[Endpoint]:

@@ -110,6 +110,9 @@ class OscReceiver:
             except (ParseError, ValueError, IndexError, TypeError, OverflowError) as exc:
                 self._drop("malformed datagram", str(exc)[:80])
                 continue
+            if not packet.messages:
+                self._drop("empty bundle")  # valid, but nothing in it: still counted
+                continue
             for timed in packet.messages:
                 msg = timed.message
                 if not msg.address.startswith("/"):
