@@ -71,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     lv.add_argument("--repl", action="store_true", help="a console for one-off commands")
     lv.add_argument("--overlay", action="store_true", help="start with the overlay (Tab toggles)")
     lv.add_argument(
+        "--listen",
+        action="append",
+        default=[],
+        metavar="HOST:PORT",
+        help="where OSC dreamers' apps send (e.g. 0.0.0.0:5000 for phones on the LAN)",
+    )
+    lv.add_argument(
         "--controls",
         action="append",
         default=[],
@@ -143,7 +150,18 @@ def cmd_live(args: argparse.Namespace) -> int:
     import datetime
 
     started = datetime.datetime.now()  # ISF DATE and iDate see the real clock live
-    show = Show(spec, ctx, size=args.size, fps=args.fps, audio_mode="auto", start_date=started)
+    show = Show(
+        spec,
+        ctx,
+        size=args.size,
+        fps=args.fps,
+        audio_mode="auto",
+        start_date=started,
+        listen=args.listen,
+    )
+    if show.inputs is not None:
+        ports = ", ".join(f"{e.host}:{e.port}" for e in show.inputs.endpoints)
+        print(f"listening for dreamers on {ports}", file=sys.stderr)
     if show.audio_notice:
         print(f"notice: {show.audio_notice}", file=sys.stderr)
     stop = threading.Event()

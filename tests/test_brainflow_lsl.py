@@ -218,3 +218,51 @@ def test_a_set_with_a_synthetic_brainflow_board_drives_its_dreamer(tmp_path, gl)
     path.write_text(text.replace('"synthetic"', '"toaster"'))
     with pytest.raises(SetError, match="unknown board 'toaster'"):
         load_set(path)
+
+
+def test_a_set_with_an_lsl_stream_drives_its_dreamer(tmp_path, gl):
+    pylsl = pytest.importorskip("pylsl")
+    import threading
+    import time
+
+    from engine.clock import RealtimeClock
+    from engine.render import load_set
+    from engine.show import Show
+
+    name = f"oneiric-set-{time.monotonic_ns()}"
+    info = pylsl.StreamInfo(name, "EEG", 1, 256.0, "float32", name)
+    outlet = pylsl.StreamOutlet(info)
+    stop = threading.Event()
+
+    def push() -> None:
+        n = 0
+        while not stop.is_set():
+            t = (n + np.arange(16)) / 256.0
+            outlet.push_chunk((30 * np.sin(2 * np.pi * 10 * t)).reshape(-1, 1).tolist())
+            n += 16
+            time.sleep(16 / 256.0)
+
+    thread = threading.Thread(target=push, daemon=True)
+    thread.start()
+    path = tmp_path / "lsl.toml"
+    path.write_text(
+        "[set]\nduration = 10.0\nfps = 20\nsize = [32, 18]\n"
+        f'[[dreamers]]\ncount = 1\nsource = "lsl"\nstream_name = "{name}"\n'
+        'shader = "tide"\npatch = "drone"\n'
+    )
+    try:
+        show = Show(load_set(path), gl, audio=False)
+        try:
+            clock = RealtimeClock(20)
+            end = time.monotonic() + 2.5
+            while time.monotonic() < end:
+                show.step(clock.tick())
+                time.sleep(0.03)
+            d = show.dreamers[0]
+            assert d.rings["eeg"].filled > 256 and d.presence > 0.5
+            assert max(d.features.bands, key=d.features.bands.get) == "alpha"
+        finally:
+            show.close()
+    finally:
+        stop.set()
+        thread.join(timeout=2)

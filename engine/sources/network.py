@@ -39,7 +39,8 @@ class NetworkSource:
 
     def push(self, update: SignalUpdate, t: float) -> None:
         self.last_seen = t
-        if update.kind == "samples" and update.signal in self._pending:
+        # a generic sender's values for a rig signal are its samples
+        if update.kind in ("samples", "value") and update.signal in self._pending:
             x = np.asarray(update.values, dtype=np.float64)
             # several electrodes: their mean is the dreamer's one EEG derivation
             self._pending[update.signal].append(x.mean(axis=1) if x.ndim == 2 else x.ravel())
