@@ -31,29 +31,7 @@ BUFFER = 4 << 20
 LOSS = 0.001
 RATES = [5_000, 10_000, 20_000, 40_000, 60_000, 80_000, 120_000, 160_000, 240_000, 320_000]
 
-SENDER = r"""
-import socket, sys, time
-port, rate, seconds = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
-msg = bytes.fromhex(sys.argv[4])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 22)
-dest = ("127.0.0.1", port)
-sent = 0
-start = time.perf_counter()
-while True:
-    now = time.perf_counter() - start
-    if now >= seconds:
-        break
-    due = int(now * rate)
-    while sent < due:
-        try:
-            s.sendto(msg, dest)
-        except OSError:
-            pass
-        sent += 1
-    time.sleep(0.0002)
-print(sent, time.perf_counter() - start, flush=True)
-"""
+SENDER = str(Path(__file__).resolve().parents[1] / "bench" / "udp_sender.py")
 
 
 def eeg_message() -> OscMessageBuilder:
@@ -127,7 +105,7 @@ def trial(kind: str, payload: bytes, per: int, msg_rate: float, seconds: float) 
     try:
         dgram_rate = msg_rate / per
         out = subprocess.run(
-            [sys.executable, "-c", SENDER, str(rx.port), str(dgram_rate), str(seconds),
+            [sys.executable, SENDER, str(rx.port), str(dgram_rate), str(seconds),
              payload.hex()],
             capture_output=True, text=True, check=True, timeout=seconds + 30,
         ).stdout.split()  # fmt: skip

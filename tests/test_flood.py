@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -166,29 +167,7 @@ def test_fuzz_rig_closes() -> None:
 
 # ---------------------------------------------------------------- flood
 
-SENDER = r"""
-import socket, sys, time
-port, rate, seconds = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
-msg = bytes.fromhex(sys.argv[4])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
-dest = ("127.0.0.1", port)
-sent = 0
-start = time.perf_counter()
-while True:
-    now = time.perf_counter() - start
-    if now >= seconds:
-        break
-    due = int(now * rate)  # schedule from the start: no drift
-    while sent < due:
-        try:
-            s.sendto(msg, dest)
-        except (BlockingIOError, OSError):
-            pass  # a full send buffer is a loss too: the receiver never sees it
-        sent += 1
-    time.sleep(0.0005)
-print(sent, flush=True)
-"""
+SENDER = str(Path(__file__).resolve().parents[1] / "bench" / "udp_sender.py")
 
 FLOOD_RATE = 50_000
 FLOOD_SECONDS = 5.0
@@ -210,7 +189,7 @@ def test_flood_keeps_the_frame_loop_alive() -> None:
     msg = _msg("/muse/eeg", 842.1, 815.3, 830.0, 861.2)
     rss0 = _rss_mb()
     sender = subprocess.Popen(
-        [sys.executable, "-c", SENDER, str(rx.endpoint.port), str(FLOOD_RATE),
+        [sys.executable, SENDER, str(rx.endpoint.port), str(FLOOD_RATE),
          str(FLOOD_SECONDS), msg.hex()],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
