@@ -1,0 +1,1 @@
+"""MIDI: controller bindings, a byte-stream parser and MIDI learn."""
