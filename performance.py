@@ -39,6 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--duration", type=_positive, help="render only the first SECONDS")
     r.add_argument("--frames", type=Path, metavar="DIR", help="also write PNG frames to DIR")
     r.add_argument("--no-audio", action="store_true", help="video only")
+    r.add_argument("--midi", type=Path, metavar="FILE.mid", help="play a MIDI file into the rig")
+    r.add_argument(
+        "--controller",
+        default="korg-nanokontrol2",
+        help="the controller map the MIDI file plays through (presets/controllers/NAME)",
+    )
     r.add_argument("--quiet", action="store_true", help="no progress bar")
 
     from engine import send
@@ -116,6 +122,8 @@ def cmd_render(args: argparse.Namespace) -> int:
             size=args.size,
             fps=args.fps,
             duration=args.duration,
+            midi=args.midi,
+            controller=args.controller,
             **common,
         )
     print(result.summary())

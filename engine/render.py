@@ -72,8 +72,11 @@ def render(
     frames_dir: Path | None = None,
     audio: bool = True,
     progress: bool = True,
+    midi: Path | None = None,
+    controller: str | Path = "korg-nanokontrol2",
 ) -> RenderResult:
-    """Render a set to `output` (MP4, H.264 + AAC) and/or a folder of PNG frames."""
+    """Render a set to `output` (MP4, H.264 + AAC) and/or a folder of PNG frames; with
+    `midi`, a recorded controller performance plays through `controller`'s bindings."""
     fps = fps or spec.fps
     duration = spec.duration if duration is None else duration
     ctx = headless_context()
@@ -82,6 +85,12 @@ def render(
     except BaseException:
         ctx.release()
         raise
+    before = None
+    if midi is not None:
+        from engine.live import apply_command
+        from engine.midi.control import midi_file_feeder
+
+        before = midi_file_feeder(show, midi, controller, fps, lambda e: apply_command(show, e))
     return render_show(
         show,
         FrameClock(fps),
@@ -89,6 +98,7 @@ def render(
         output,
         frames_dir=frames_dir,
         progress=progress,
+        before=before,
         release=ctx,
     )
 
