@@ -51,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     send.add_parser(sub)
 
+    ln = sub.add_parser("learn", help="bind the next MIDI control moved to PARAM, and save it")
+    ln.add_argument("param", help="a param path, e.g. /merge/chaos, or a command like /cue/go")
+    ln.add_argument("--port", default="", help="the controller's MIDI port (name or part)")
+    ln.add_argument("--controller", default="korg-nanokontrol2", help="the map to save into")
+    ln.add_argument("--timeout", type=_positive, default=30.0, help="give up after SECONDS")
+
     sh = sub.add_parser("shaders", help="shader tools")
     shs = sh.add_subparsers(dest="shaders_command", required=True)
     ck = shs.add_parser("check", help="load and render shaders headless; report errors by line")
@@ -76,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     lv.add_argument("--no-watch", action="store_true", help="do not reload edited files")
     lv.add_argument("--repl", action="store_true", help="a console for one-off commands")
     lv.add_argument("--overlay", action="store_true", help="start with the overlay (Tab toggles)")
+    lv.add_argument("--midi", metavar="PORT", help="a MIDI controller (name or part of it)")
+    lv.add_argument(
+        "--controller",
+        default="korg-nanokontrol2",
+        help="its map in presets/controllers/ (learn saves into it; OSC /midi/learn PARAM)",
+    )
     lv.add_argument(
         "--listen",
         action="append",
@@ -216,6 +228,14 @@ def cmd_live(args: argparse.Namespace) -> int:
     from engine.control import load_controls
 
     live.controls = [load_controls(name, show.params) for name in args.controls]
+    if args.midi:
+        from engine.midi.ports import MidiUnavailable
+        from engine.midi.rig import MidiRig
+
+        try:
+            live.midi = MidiRig(args.midi, args.controller)
+        except MidiUnavailable as exc:
+            print(f"notice: {exc}", file=sys.stderr)
     if args.repl:
         from engine import repl
 
@@ -242,6 +262,35 @@ def cmd_live(args: argparse.Namespace) -> int:
     if recording is not None:
         print(args.record)
     return 0
+
+
+def cmd_learn(args: argparse.Namespace) -> int:
+    import time
+
+    from engine.midi.learn import Learner
+    from engine.midi.ports import MidiInput, MidiUnavailable
+    from engine.midi.rig import CONTROLLER_DIR
+
+    try:
+        port = MidiInput(args.port)
+    except MidiUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    learner = Learner()
+    learner.arm(args.param)
+    print(f"move a control to bind it to {args.param} ...", file=sys.stderr)
+    end = time.monotonic() + args.timeout
+    while time.monotonic() < end:
+        for msg in port.drain():
+            binding = learner.observe(msg, time.perf_counter())
+            if binding is not None:
+                path = CONTROLLER_DIR / f"{args.controller}.toml"
+                learner.save(path)
+                print(f"{args.param} <- {msg} (saved in {path})")
+                return 0
+        time.sleep(0.01)
+    print("error: no control moved in time", file=sys.stderr)
+    return 1
 
 
 def cmd_shaders_check(args: argparse.Namespace) -> int:
@@ -272,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_live(args)
         if args.command == "shaders":
             return cmd_shaders_check(args)
+        if args.command == "learn":
+            return cmd_learn(args)
         if args.command == "send":
             return int(args.func(args))
     except (SetError, SessionError) as exc:

@@ -26,6 +26,7 @@ from engine.audio.engine import PatchError
 from engine.clock import Clock, RealtimeClock, Tick
 from engine.control import ControlMap
 from engine.events import Event, EventQueue
+from engine.midi.rig import MidiRig
 from engine.params import ParamError, ParamSpec
 from engine.reload import Warmer, Watcher
 from engine.render import load_set
@@ -115,6 +116,7 @@ class Live:
         self.commands = EventQueue(maxlen=4096)
         self.ignored: Counter[str] = Counter()  # commands that named no param, by address
         self.controls: list[ControlMap] = []  # OSC addresses mapped onto params
+        self.midi: MidiRig | None = None  # a controller, where there is MIDI
         self.stats = LiveStats()
         self.errors: deque[LiveError] = deque(maxlen=32)
         self.session = session
@@ -229,7 +231,16 @@ class Live:
         /cue/go [name]."""
         self.commands.push(Event(time.perf_counter(), "command", address, tuple(args)))
 
+    def _run_command(self, event: Event) -> None:
+        try:
+            apply_command(self.show, event)
+        except (ParamError, ValueError, TypeError, KeyError, IndexError) as exc:
+            log.warning("%s from MIDI ignored: %s", event.address, exc)
+
     def _apply(self, event: Event) -> None:
+        if event.address == "/midi/learn" and self.midi is not None and event.value:
+            self.midi.arm_learn(str(event.value[0]))
+            return
         for controls in self.controls:
             if controls.knows(event.address):
                 for command in controls.apply(event, self.show.params):
@@ -272,6 +283,10 @@ class Live:
         self._swap_warmed()
         for event in self.commands.drain():
             self._apply(event)
+        if self.midi is not None:
+            for event in self.midi.step(self.show, tick.time, self._run_command):
+                if self.session is not None:
+                    self.session.event(self.frame_index, event)
         self.show.overlay_state = self._overlay_state() if self.overlay_visible else None
         frame = self.show.step(tick)
         mapping = self.show.mapping

@@ -23,6 +23,7 @@ from engine.clock import Tick
 from engine.dreamers import GROUP_PARAMS, Dreamer, Source
 from engine.features import resonance
 from engine.mapping import MAPPING_DIR, DreamerView, Mapping, Rig, find_mapping
+from engine.midi.clock import TEMPO_PARAMS
 from engine.params import ParamError, ParamSpace, ParamSpec
 from engine.sets import Cue, DreamerGroup, SetError, SetSpec
 from engine.sources.network import Inputs, NetworkSource
@@ -94,7 +95,7 @@ class Show:
         self.size = size or spec.size
         self.fps = fps or spec.fps
         self.params = ParamSpace()
-        for p in (*MERGE_PARAMS, *MASTER_PARAMS, *GROUP_PARAMS):
+        for p in (*MERGE_PARAMS, *MASTER_PARAMS, *GROUP_PARAMS, *TEMPO_PARAMS):
             self.params.register(p)
         self.inputs: Inputs | None = None  # OSC ports, when a group streams from apps
         self.listen = tuple(listen)  # overrides every OSC group's ports (live --listen)
@@ -435,6 +436,10 @@ class Show:
         if self.inputs is not None:
             self.inputs.drain(t + PREROLL)
 
+        # the beat: the show's own tempo unless a clock, Link or taps drive /tempo/*
+        if get("/tempo/source") == 0:
+            beat = (get("/tempo/beat") + get("/tempo/bpm") / 60.0 * dt) % 1.0
+            self.params.set("/tempo/beat", beat, jump=True)
         # the group's breath: a shared oscillator the simulated dreamers can be pulled toward
         self._group_phase += 2 * math.pi * get("/group/breath_rate") / 60.0 * dt
         entrain = get("/group/entrain")

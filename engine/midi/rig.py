@@ -1,0 +1,93 @@
+"""A controller in the live rig: its messages through its map, its LEDs kept in step,
+MIDI clock as a tempo source, and learn.
+
+Each frame the live loop calls :meth:`MidiRig.step`: pending input is drained
+without blocking; clock messages feed the tempo; with learn armed, the next control
+moved is bound to the armed param and saved into the controller's map; everything
+else goes through the bindings. Then whatever the frame changed (a binding, a
+preset, OSC, a cue) is sent back to the controller as LED and value feedback.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from engine.events import Event
+from engine.midi.bindings import BindingMap, load_bindings
+from engine.midi.clock import TEMPO_SOURCES, ClockIn
+from engine.midi.control import apply_midi
+from engine.midi.feedback import feedback_changes, feedback_messages, load_map
+from engine.midi.learn import Learner
+from engine.midi.ports import Backend, MidiInput, MidiUnavailable, OutPort, open_output
+from engine.params import Value
+
+log = logging.getLogger("oneiric.midi")
+CLOCK_TYPES = ("clock", "start", "stop", "continue", "songpos")
+CONTROLLER_DIR = Path(__file__).resolve().parents[2] / "presets" / "controllers"
+
+
+class MidiRig:
+    def __init__(self, port: str, controller: str | Path, backend: Backend | None = None) -> None:
+        """Raises MidiUnavailable (one clear line) where there is no MIDI system."""
+        given = Path(controller)
+        self.path = given if given.suffix else CONTROLLER_DIR / f"{controller}.toml"
+        self.bindings: BindingMap = load_bindings(self.path)
+        self.map = load_map(self.path)
+        self.input = MidiInput(port, backend)
+        self.output: OutPort | None = None
+        try:
+            self.output = open_output(port, backend)
+        except (MidiUnavailable, LookupError, OSError) as exc:
+            log.info("no feedback to %r: %s", port, exc)
+        self.clock = ClockIn()
+        self.learner = Learner()
+        self.learned: list[str] = []
+        self._sent: dict[str, Value] | None = None
+
+    def arm_learn(self, param: str) -> None:
+        self.learner.arm(param)
+
+    def step(self, show: object, t: float, run: Callable[[Event], None]) -> list[Event]:
+        params = show.params  # type: ignore[attr-defined]
+        events: list[Event] = []
+        now = time.perf_counter()
+        for msg in self.input.drain():
+            if msg.type in CLOCK_TYPES:
+                self.clock.feed_message(msg, now)
+                continue
+            if self.learner.armed:
+                binding = self.learner.observe(msg, now)
+                if binding is not None:
+                    self.learner.save(self.path)
+                    self.bindings = load_bindings(self.path)
+                    self.map = load_map(self.path)
+                    self.learned.append(binding.param)
+                    log.info("learned %s -> %s", msg, binding.param)
+                continue
+            events += apply_midi(self.bindings, msg, show, t, run)
+        midi_source = params.get("/tempo/source") == TEMPO_SOURCES.index("midi")
+        if self.clock.bpm is not None and midi_source:
+            params.set("/tempo/bpm", self.clock.bpm, jump=True)
+            params.set("/tempo/beat", self.clock.phase_at(now), jump=True)
+        self._feedback(params)
+        return events
+
+    def _feedback(self, params: object) -> None:
+        if self.output is None:
+            return
+        snapshot = params.snapshot()  # type: ignore[attr-defined]
+        if self._sent is None:
+            messages = feedback_messages(self.map, params)  # type: ignore[arg-type]
+        else:
+            messages = feedback_changes(self.map, self._sent, snapshot, params=params)  # type: ignore[arg-type]
+        for msg in messages:
+            self.output.send(msg)
+        self._sent = snapshot
+
+    def close(self) -> None:
+        self.input.close()
+        if self.output is not None:
+            self.output.close()

@@ -1,0 +1,105 @@
+"""A controller in the live loop: bindings, LED feedback, MIDI clock, learn.
+
+The MIDI system is a STAND-IN here (tests/test_midi_maps.py's StandInBackend, with an
+output that records what it is sent): rtmidi cannot open ports without /dev/snd.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import mido
+import pytest
+from test_midi_maps import StandInBackend, StandInPort
+
+from engine.clock import FrameClock
+from engine.live import Live
+from engine.midi.clock import TEMPO_SOURCES
+from engine.midi.rig import CONTROLLER_DIR, MidiRig
+from engine.render import load_set
+from engine.sets import SET_DIR
+from engine.show import Show
+
+
+class RecordingPort(StandInPort):
+    def send(self, msg: mido.Message) -> None:
+        self.system.sent.append(msg)  # type: ignore[attr-defined]
+
+
+class Backend(StandInBackend):
+    def __init__(self, *plugged: str) -> None:
+        super().__init__(*plugged)
+        self.sent: list[mido.Message] = []
+
+    def open_output(self, name: str) -> RecordingPort:
+        return RecordingPort(name, self)
+
+
+@pytest.fixture
+def rig(gl, tmp_path):
+    show = Show(load_set(SET_DIR / "demo.toml"), gl, size=(32, 18), audio=False)
+    live = Live(show, clock=FrameClock(30), watch=False)
+    backend = Backend("APC MINI 0")
+    controller = tmp_path / "apc.toml"
+    shutil.copy(CONTROLLER_DIR / "akai-apc-mini.toml", controller)
+    live.midi = MidiRig("apc", controller, backend)
+    yield live, backend, controller
+    live.close()
+    show.close()
+
+
+def test_faders_and_pads_move_the_show_and_the_leds_follow(rig):
+    live, backend, _ = rig
+    queue = backend.queued.setdefault("APC MINI 0", [])
+    live.step()
+    assert backend.sent, "connecting sends the whole state to the controller"
+    backend.sent.clear()
+    # soft takeover: the fader must meet the param (weight 1.0, the top) before it moves it
+    queue.append(mido.Message("control_change", control=48, value=0))
+    live.step()
+    assert live.show.params.target("/dreamer/1/weight")[0] == 1.0
+    queue.append(mido.Message("control_change", control=48, value=127))  # meets it
+    queue.append(mido.Message("control_change", control=48, value=0))  # and pulls it down
+    queue.append(mido.Message("note_on", note=0, velocity=127))  # pad: mute dreamer 1
+    for _ in range(30):
+        live.step()
+    assert live.show.params.target("/dreamer/1/weight")[0] == 0.0
+    assert live.show.params.get("/dreamer/1/mute") == 1.0
+    assert mido.Message("note_on", note=0, velocity=3) in backend.sent  # its pad turns red
+
+
+def test_midi_clock_drives_the_tempo(rig):
+    live, backend, _ = rig
+    live.show.params.set("/tempo/source", TEMPO_SOURCES.index("midi"))
+    queue = backend.queued.setdefault("APC MINI 0", [])
+    import time
+
+    start = time.perf_counter()
+    ticks = 0
+    while time.perf_counter() - start < 1.6:  # 24 clocks a beat at 150 BPM
+        due = int((time.perf_counter() - start) * 150 / 60 * 24)
+        while ticks < due:
+            queue.append(mido.Message("clock"))
+            ticks += 1
+        live.step()
+        time.sleep(0.005)
+    assert live.show.params.get("/tempo/bpm") == pytest.approx(150, abs=8)
+
+
+def test_learn_binds_the_next_control_and_saves_it(rig):
+    live, backend, controller = rig
+    live.command("/midi/learn", "/merge/chaos")
+    live.step()
+    backend.queued.setdefault("APC MINI 0", []).append(
+        mido.Message("control_change", channel=5, control=20, value=64)
+    )
+    live.step()
+    assert live.midi is not None and live.midi.learned == ["/merge/chaos"]
+    assert 'param = "/merge/chaos"' in controller.read_text()
+    for value in (0, 127):  # soft takeover: meet the param (chaos 0), then move it
+        backend.queued["APC MINI 0"].append(
+            mido.Message("control_change", channel=5, control=20, value=value)
+        )
+    for _ in range(10):
+        live.step()
+    assert live.show.params.target("/merge/chaos")[0] == 1.0
