@@ -83,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     lv.add_argument("--repl", action="store_true", help="a console for one-off commands")
     lv.add_argument("--overlay", action="store_true", help="start with the overlay (Tab toggles)")
     lv.add_argument("--midi", metavar="PORT", help="a MIDI controller (name or part of it)")
+    lv.add_argument("--midi-clock-out", action="store_true", help="send MIDI clock to it")
     lv.add_argument(
         "--controller",
         default="korg-nanokontrol2",
@@ -233,7 +234,7 @@ def cmd_live(args: argparse.Namespace) -> int:
         from engine.midi.rig import MidiRig
 
         try:
-            live.midi = MidiRig(args.midi, args.controller)
+            live.midi = MidiRig(args.midi, args.controller, clock_out=args.midi_clock_out)
         except MidiUnavailable as exc:
             print(f"notice: {exc}", file=sys.stderr)
     if args.repl:

@@ -478,8 +478,10 @@ class Show:
         weights = self.weights()
         rows = np.zeros((n, len(FIELD_NAMES)), np.float32)
         signals = np.zeros((n * 3, self.layers.signals.width), np.float32)
+        bpm, phase = self.params.get("/tempo/bpm"), self.params.get("/tempo/beat")
         for d, w in zip(self.dreamers, weights, strict=True):
             d.values["weight"] = float(w)
+            d.values["bpm"], d.values["tempo_phase"] = bpm, phase
             rows[d.layer] = [d.values[f] for f in FIELD_NAMES]
             if d.shader in self._uses_signals:
                 signals[d.layer * 3 : d.layer * 3 + 3] = d.signal_rows()

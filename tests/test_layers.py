@@ -38,6 +38,7 @@ BASE = {
     **{"breath": 0.5, "breath_phase": 0.25, "breath_rate": 12.0},
     **{"hue": 0.55, "warp": 0.3, "speed": 1.0, "seed": 0.2},
     **{"depth": 0.5, "stage": 2.0, "weight": 1.0, "t": 3.6, "beat_age": 0.5},
+    **{"bpm": 120.0, "tempo_phase": 0.25},
 }
 # Another dreamer, different in every field: dreaming (REM), aroused, mid-heartbeat.
 OTHER = {
@@ -46,6 +47,7 @@ OTHER = {
     **{"breath": 0.95, "breath_phase": 0.6, "breath_rate": 18.0},
     **{"hue": 0.05, "warp": 0.9, "speed": 1.7, "seed": 0.6},
     **{"depth": 0.2, "stage": 4.0, "weight": 0.5, "t": 9.1, "beat_age": 0.05},
+    **{"bpm": 174.0, "tempo_phase": 0.8},
 }
 # How far each driver swings in the response test: a trace of it vs plenty of it.
 SWINGS = {
@@ -55,6 +57,7 @@ SWINGS = {
     **{"breath_phase": (0.0, 0.5), "breath_rate": (6.0, 20.0), "hue": (0.0, 0.5)},
     **{"warp": (0.0, 1.0), "speed": (0.2, 2.0), "seed": (0.0, 0.5), "depth": (0.0, 1.0)},
     **{"stage": (2.0, 4.0), "weight": (0.2, 1.0), "t": (1.0, 5.0), "beat_age": (0.0, 1.0)},
+    **{"bpm": (90.0, 174.0), "tempo_phase": (0.0, 0.5)},
 }
 assert set(SWINGS) == set(FIELDS) == set(BASE) == set(OTHER)
 

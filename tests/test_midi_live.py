@@ -103,3 +103,41 @@ def test_learn_binds_the_next_control_and_saves_it(rig):
     for _ in range(10):
         live.step()
     assert live.show.params.target("/merge/chaos")[0] == 1.0
+
+
+def test_clock_out_sends_24_clocks_a_beat(gl, tmp_path):
+    import time
+
+    show = Show(load_set(SET_DIR / "ritual.toml"), gl, size=(32, 18), audio=False)
+    live = Live(show, clock=FrameClock(30), watch=False)
+    backend = Backend("nanoKONTROL2")
+    live.midi = MidiRig("nano", "korg-nanokontrol2", backend, clock_out=True)
+    try:
+        show.params.set("/tempo/bpm", 150.0, jump=True)
+        start = time.perf_counter()
+        while time.perf_counter() - start < 1.0:
+            live.step()
+            time.sleep(0.01)
+        elapsed = time.perf_counter() - start
+        clocks = sum(1 for m in backend.sent if m.type == "clock")
+        assert clocks == pytest.approx(elapsed * 150 / 60 * 24, abs=6)
+    finally:
+        live.close()
+        show.close()
+
+
+def test_tap_tempo_and_the_layers_see_the_tempo(gl, tmp_path):
+    show = Show(load_set(SET_DIR / "ritual.toml"), gl, size=(32, 18), audio=False)
+    live = Live(show, clock=FrameClock(30), watch=False)
+    try:
+        for i in range(5):  # taps every 0.4 s: 150 BPM
+            live.tempo.tap(show, 100.0 + 0.4 * i)
+        live.tempo.step(show, 100.0 + 1.7)
+        assert show.params.get("/tempo/source") == TEMPO_SOURCES.index("tap")
+        assert show.params.get("/tempo/bpm") == pytest.approx(150.0)
+        assert show.params.get("/tempo/beat") == pytest.approx(0.25, abs=1e-6)
+        live.step()
+        assert show.dreamers[0].values["bpm"] == pytest.approx(150.0)  # the layer's `bpm`
+    finally:
+        live.close()
+        show.close()

@@ -289,3 +289,21 @@ def test_midi_file_tempo_changes_honoured() -> None:
     assert abs(player.duration - last_tick / mid.ticks_per_beat * 0.5) > 1.0
     kinds = {m.type for m in player.messages}
     assert {"note_on", "control_change", "pitchwheel", "program_change"} <= kinds
+
+
+def test_ableton_link_alone_keeps_a_steady_beat():
+    """Link without peers is a steady clock (aalink is an optional extra: pip install .[link])."""
+    pytest.importorskip("aalink", reason="aalink (Ableton Link) is the optional extra [link]")
+    import time
+
+    from engine.midi.clock import Link
+
+    link = Link(128.0)
+    try:
+        assert link.bpm == pytest.approx(128.0)
+        b0 = link.beat
+        time.sleep(0.5)
+        assert link.beat - b0 == pytest.approx(0.5 * 128 / 60, abs=0.1)
+        assert 0.0 <= link.phase < 1.0
+    finally:
+        link.close()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from engine.events import Event
 from engine.midi.bindings import BindingMap, load_bindings
-from engine.midi.clock import TEMPO_SOURCES, ClockIn
+from engine.midi.clock import TEMPO_SOURCES, ClockIn, ClockOut
 from engine.midi.control import apply_midi
 from engine.midi.feedback import feedback_changes, feedback_messages, load_map
 from engine.midi.learn import Learner
@@ -30,7 +30,14 @@ CONTROLLER_DIR = Path(__file__).resolve().parents[2] / "presets" / "controllers"
 
 
 class MidiRig:
-    def __init__(self, port: str, controller: str | Path, backend: Backend | None = None) -> None:
+    def __init__(
+        self,
+        port: str,
+        controller: str | Path,
+        backend: Backend | None = None,
+        *,
+        clock_out: bool = False,
+    ) -> None:
         """Raises MidiUnavailable (one clear line) where there is no MIDI system."""
         given = Path(controller)
         self.path = given if given.suffix else CONTROLLER_DIR / f"{controller}.toml"
@@ -43,6 +50,8 @@ class MidiRig:
         except (MidiUnavailable, LookupError, OSError) as exc:
             log.info("no feedback to %r: %s", port, exc)
         self.clock = ClockIn()
+        self.clock_out = ClockOut() if clock_out else None  # MIDI clock to the controller
+        self._last = time.perf_counter()
         self.learner = Learner()
         self.learned: list[str] = []
         self._sent: dict[str, Value] | None = None
@@ -73,6 +82,10 @@ class MidiRig:
             params.set("/tempo/bpm", self.clock.bpm, jump=True)
             params.set("/tempo/beat", self.clock.phase_at(now), jump=True)
         self._feedback(params)
+        if self.clock_out is not None and self.output is not None:
+            for _, tick in self.clock_out.due(params.get("/tempo/bpm"), self._last, now):
+                self.output.send(tick)
+        self._last = now
         return events
 
     def _feedback(self, params: object) -> None:

@@ -27,7 +27,7 @@ FIELD_NAMES = (
     *("heart", "beat", "breath", "breath_phase"),
     *("breath_rate", "hue", "warp", "speed"),
     *("seed", "depth", "stage", "weight"),
-    *("t", "beat_age"),
+    *("t", "beat_age", "bpm", "tempo_phase"),
 )
 FIELDS = {name: i for i, name in enumerate(FIELD_NAMES)}
 

@@ -21,6 +21,7 @@ float hue, warp, speed, seed;                     // the dreamer's look (params)
 float depth, stage, weight;                       // sleep depth 0..1, stage 0 W .. 4 REM, merge weight
 float t;                                          // this dreamer's own time (advances at speed)
 float beat_age;                                   // seconds since the last heartbeat
+float bpm, tempo_phase;                           // the show's tempo and its beat phase 0..1
 
 vec4 _od(int i) { return texelFetch(u_dreamer_data, ivec2(i, v_layer), 0); }
 
@@ -32,7 +33,7 @@ void _oneiric_load() {
     heart = c.x; beat = c.y; breath = c.z; breath_phase = c.w;
     breath_rate = d.x; hue = d.y; warp = d.z; speed = d.w;
     seed = e.x; depth = e.y; stage = e.z; weight = e.w;
-    t = f.x; beat_age = f.y;
+    t = f.x; beat_age = f.y; bpm = f.z; tempo_phase = f.w;
 }
 
 // The dreamer's raw signal, x in 0..1 across the last few seconds (1 = now), roughly -1..1.
