@@ -84,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     lv.add_argument("--overlay", action="store_true", help="start with the overlay (Tab toggles)")
     lv.add_argument("--midi", metavar="PORT", help="a MIDI controller (name or part of it)")
     lv.add_argument("--midi-clock-out", action="store_true", help="send MIDI clock to it")
+
     lv.add_argument(
         "--controller",
         default="korg-nanokontrol2",

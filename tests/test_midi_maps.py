@@ -427,3 +427,15 @@ def test_poll_notices_a_port_gone_from_the_list() -> None:
     assert inp.poll() and not inp.connected
     clock.t = 4.0
     assert inp.poll() and inp.name == "nanoKONTROL2 1"
+
+
+def test_virtual_ports_fail_with_one_clear_notice_where_there_are_none():
+    from engine.midi.ports import MidiUnavailable, RtMidiBackend
+
+    try:
+        pair = RtMidiBackend().open_virtual("oneiric-test")
+    except MidiUnavailable as exc:
+        assert "MIDI" in str(exc) and "\n" not in str(exc)
+    else:  # a machine with a MIDI system: the pair is real
+        for port in pair:
+            port.close()

@@ -115,6 +115,18 @@ class RtMidiBackend:
         port: InPort = self._mido.open_input(name)
         return port
 
+    def open_virtual(self, name: str) -> tuple[InPort, OutPort]:
+        """A virtual in/out pair other software can connect to (where the system has
+        them: ALSA and CoreMIDI do, Windows' MME does not)."""
+        self.get_input_names()
+        try:
+            with _quiet_stderr():
+                return self._mido.open_input(name, virtual=True), self._mido.open_output(
+                    name, virtual=True
+                )
+        except (OSError, NotImplementedError) as exc:
+            raise MidiUnavailable(f"no virtual MIDI ports here ({exc})") from None
+
     def open_output(self, name: str) -> OutPort:
         self.get_output_names()
         port: OutPort = self._mido.open_output(name)
