@@ -84,6 +84,10 @@ class LiveError:
         return f"{where}: {self.message}"
 
 
+# what a command that cannot apply raises: it is ignored (and counted), never fatal
+COMMAND_ERRORS = (ParamError, ValueError, TypeError, KeyError, IndexError)
+
+
 def apply_command(show: Show, event: Event) -> None:
     """A command's effect on the show: a param path with a value (and a fade), /cue/go
     [name] or /preset/load NAME. Raises on anything it cannot apply."""
@@ -235,7 +239,7 @@ class Live:
 
     def _reload_set(self, path: Path) -> None:
         try:
-            spec = load_set(path)
+            spec = load_set(path, self.show.folders)
             self.show.reload_set(spec)
         except sets.SetError as exc:
             self._error("set", exc.path, None, f"{exc.where}: {exc.message}")
@@ -268,7 +272,7 @@ class Live:
     def _run_command(self, event: Event) -> None:
         try:
             apply_command(self.show, event)
-        except (ParamError, ValueError, TypeError, KeyError, IndexError) as exc:
+        except COMMAND_ERRORS as exc:
             log.warning("%s from MIDI ignored: %s", event.address, exc)
 
     def _apply(self, event: Event) -> None:
@@ -286,7 +290,7 @@ class Live:
                 return
         try:
             apply_command(self.show, event)
-        except (ParamError, ValueError, TypeError, KeyError, IndexError) as exc:
+        except COMMAND_ERRORS as exc:
             self.ignored[event.address] += 1
             if (
                 self.ignored[event.address] in (1, 10, 100, 1000)

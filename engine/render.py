@@ -21,7 +21,7 @@ from engine import sets
 from engine.audio.engine import available_patches
 from engine.clock import Clock, FrameClock
 from engine.mapping import available_mappings
-from engine.show import Show
+from engine.show import Folders, Show
 from engine.visuals.context import headless_context
 from engine.visuals.shaders import available_layers
 from engine.visuals.sinks import MovieWriter, PngSink
@@ -53,12 +53,14 @@ class RenderResult:
         )
 
 
-def load_set(path: Path | str) -> sets.SetSpec:
+def load_set(path: Path | str, folders: Folders | None = None) -> sets.SetSpec:
+    """Read a set, checking its shader, patch and mapping names against `folders`."""
+    folders = folders or Folders()
     return sets.load(
         path,
-        shaders=set(available_layers()),
-        patches=set(available_patches()),
-        mappings=set(available_mappings()),
+        shaders=set(available_layers(folders.shaders)),
+        patches=set(available_patches(folders.patches)),
+        mappings=set(available_mappings(folders.mappings)),
     )
 
 

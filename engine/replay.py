@@ -18,14 +18,12 @@ import tempfile
 from pathlib import Path
 
 from engine import record, sets
-from engine.audio.engine import PatchError, available_patches
-from engine.live import LIVE_PARAMS, apply_command
-from engine.mapping import available_mappings
-from engine.params import ParamError
-from engine.render import RenderResult, render_show
+from engine.audio.engine import PatchError
+from engine.live import COMMAND_ERRORS, LIVE_PARAMS, apply_command
+from engine.render import RenderResult, load_set, render_show
 from engine.show import Folders, Show
 from engine.visuals.context import headless_context
-from engine.visuals.shaders import SHADER_DIR, ShaderError, available_layers
+from engine.visuals.shaders import SHADER_DIR, ShaderError
 
 log = logging.getLogger("oneiric.replay")
 FOLDER_OF = {"shader": "shaders", "patch": "patches", "mapping": "mappings"}
@@ -47,16 +45,7 @@ def _apply_source(show: Show, path: Path, change: record.SourceChange) -> None:
     elif change.kind == "mapping" and show.mapping is not None:
         show.mapping.load()
     elif change.kind == "set":
-        show.reload_set(_load_set(path, show.folders))
-
-
-def _load_set(path: Path, folders: Folders) -> sets.SetSpec:
-    return sets.load(
-        path,
-        shaders=set(available_layers(folders.shaders)),
-        patches=set(available_patches(folders.patches)),
-        mappings=set(available_mappings(folders.mappings)),
-    )
+        show.reload_set(load_set(path, show.folders))
 
 
 def _started(iso: str) -> datetime.datetime | None:
@@ -90,7 +79,7 @@ def replay(
             (folders.shaders / "images").symlink_to(SHADER_DIR / "images")
         set_path = root / Path(str(session.header.get("set_path", "set.toml"))).name
         set_path.write_text(session.set_text)
-        spec = _load_set(set_path, folders)
+        spec = load_set(set_path, folders)
         ctx = headless_context()
         try:
             started = str(session.header.get("started", ""))
@@ -125,7 +114,7 @@ def replay(
                     )
             for event in session.events.get(frame, []):
                 # what could not apply live was ignored there too
-                with contextlib.suppress(ParamError, ValueError, TypeError, KeyError, IndexError):
+                with contextlib.suppress(*COMMAND_ERRORS):
                     apply_command(show, event)
 
         return render_show(

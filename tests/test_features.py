@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import DATA
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import signal
@@ -28,9 +27,6 @@ from engine.features import (
 )
 from engine.sources.recordings import BEAT_SYMBOLS, Channel, load, load_annotations
 
-DATA = Path(
-    os.environ.get("ONEIRIC_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data")
-)
 BIO = DATA / "biosignals"
 needs_data = pytest.mark.skipif(not BIO.is_dir(), reason=f"real recordings not found at {BIO}")
 

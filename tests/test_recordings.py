@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import DATA
 
 from engine.sources.recordings import (
     BEAT_SYMBOLS,
@@ -19,9 +19,6 @@ from engine.sources.recordings import (
     load_hypnogram,
 )
 
-DATA = Path(
-    os.environ.get("ONEIRIC_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data")
-)
 BIO = DATA / "biosignals"
 needs_data = pytest.mark.skipif(not BIO.is_dir(), reason=f"real recordings not found at {BIO}")
 
