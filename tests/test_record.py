@@ -7,6 +7,7 @@ import json
 import math
 import os
 import random
+import re
 import signal
 import struct
 import subprocess
@@ -246,7 +247,8 @@ last = 0.0
 n = 0
 while True:
     t = time.perf_counter() - start
-    print(n, time.monotonic(), flush=True)  # the side channel, before the log line
+    sys.stdout.write(f"{n} {time.monotonic()}\n")  # the side channel, before the log line
+    sys.stdout.flush()
     w.frame(Tick(n, t, t - last if n else 0.0))
     if mode == "idle" and n == 29:
         print("idle", flush=True)
@@ -274,10 +276,11 @@ def spawn(path: Path, mode: str) -> subprocess.Popen[str]:
 def side_channel(proc: subprocess.Popen[str]) -> dict[int, float]:
     out, _ = proc.communicate(timeout=10)
     stamps = {}
-    for line in out.splitlines():
-        n, _, ts = line.partition(" ")
-        if ts:
-            stamps[int(n)] = float(ts)
+    # a kill can cut the last line short: read whole "frame stamp" lines only
+    for line in out.splitlines(keepends=True):
+        m = re.fullmatch(r"(\d+) (\d+\.\d+(?:e[-+]?\d+)?)\n", line)
+        if m:
+            stamps[int(m[1])] = float(m[2])
     return stamps
 
 
