@@ -186,6 +186,32 @@ def test_toggle_momentary_trigger():
     assert val(ps, "/d/1/w") == 1.0
 
 
+def test_cc_buttons_take_the_note_modes():
+    """A button sending 127 pressed, 0 released (the nanoKONTROL2 factory setting)."""
+    ps = space()
+    m = bmap(
+        Binding("cc", "/b", number=48, mode="toggle"),
+        Binding("cc", "/a", number=49, mode="momentary", range=(0.2, 0.8)),
+        Binding("cc", "/d/1/w", number=50, mode="trigger"),
+    )
+    for v, want in [(127, 1.0), (0, 1.0), (127, 0.0), (0, 0.0), (127, 1.0)]:
+        m.handle(cc(48, v), ps, 0)
+        assert val(ps, "/b") == want, (v, want)
+    m.handle(cc(48, 100), ps, 0)  # still held (a pressure-sensitive button): no flip
+    assert val(ps, "/b") == 1.0
+    ps.set("/b", 0.0)  # muted elsewhere (OSC, a preset): the next press follows that
+    m.handle(cc(48, 0), ps, 0)
+    m.handle(cc(48, 127), ps, 0)
+    assert val(ps, "/b") == 1.0
+    m.handle(cc(49, 127), ps, 0)
+    assert val(ps) == pytest.approx(0.8)
+    m.handle(cc(49, 0), ps, 0)
+    assert val(ps) == pytest.approx(0.2)
+    assert m.handle(cc(50, 0), ps, 0) == []
+    m.handle(cc(50, 127), ps, 0)
+    assert val(ps, "/d/1/w") == 1.0
+
+
 def test_commands_from_notes_and_buttons():
     ps = space()
     m = bmap(

@@ -68,6 +68,28 @@ def test_faders_and_pads_move_the_show_and_the_leds_follow(rig):
     assert mido.Message("note_on", note=0, velocity=3) in backend.sent  # its pad turns red
 
 
+def test_nanokontrol2_m_button_latches_a_mute_and_lights(gl):
+    """Factory Momentary M buttons (127 pressed, 0 released): each press flips the mute."""
+    show = Show(load_set(SET_DIR / "demo.toml"), gl, size=(32, 18), audio=False)
+    live = Live(show, clock=FrameClock(30), watch=False)
+    backend = Backend("nanoKONTROL2 MIDI 1")
+    live.midi = MidiRig("nano", "korg-nanokontrol2", backend)
+    queue = backend.queued.setdefault("nanoKONTROL2 MIDI 1", [])
+    lit = mido.Message("control_change", control=50, value=127)
+    dark = mido.Message("control_change", control=50, value=0)
+    try:
+        live.step()
+        backend.sent.clear()
+        for press, muted in [(1, 1.0), (2, 0.0), (3, 1.0)]:
+            queue += [lit, dark]  # press and release M3
+            live.step()
+            assert show.params.get("/dreamer/3/mute") == muted, press
+            assert backend.sent[-1] == (lit if muted else dark), press
+    finally:
+        live.close()
+        show.close()
+
+
 def test_midi_clock_drives_the_tempo(rig):
     live, backend, _ = rig
     live.show.params.set("/tempo/source", TEMPO_SOURCES.index("midi"))

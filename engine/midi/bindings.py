@@ -32,6 +32,10 @@ What each control means:
   with velocity 0).
 - ``program``: with ``presets``, program ``p`` loads ``presets[p]`` (out of range:
   nothing); without, program ``number`` fires the binding's command.
+- ``cc`` buttons (most controllers send 127 on press, 0 on release) take the note
+  modes too: ``trigger``, ``toggle`` and ``momentary`` read a value of 64 or more as
+  pressed, and act on the press (the rise from below 64) and, for ``momentary``, on
+  the release. So a factory-set momentary button can still latch a mute.
 - A command on a cc (a button sending 127/0) fires when the value rises to 64 or
   more from below; on a note, on each press.
 
@@ -66,12 +70,13 @@ CONTROLLER_DIR = Path(__file__).resolve().parents[2] / "presets" / "controllers"
 
 CONTROLS = ("cc", "cc14", "nrpn", "pitchbend", "note", "program")
 RELATIVE = ("relative-twos", "relative-offset", "relative-signbit")
+BUTTON = ("trigger", "toggle", "momentary")
 MODES: dict[str, tuple[str, ...]] = {
-    "cc": ("absolute", *RELATIVE),
+    "cc": ("absolute", *RELATIVE, *BUTTON),
     "cc14": ("absolute",),
     "nrpn": ("absolute", *RELATIVE),
     "pitchbend": ("absolute",),
-    "note": ("trigger", "toggle", "momentary"),
+    "note": BUTTON,
     "program": ("",),
 }
 NUMBER_MAX = {"cc": 127, "cc14": 31, "nrpn": 16383, "pitchbend": 0, "note": 127, "program": 127}
@@ -210,10 +215,15 @@ class BindingMap:
     ) -> None:
         prev = self._cc_last.get((ch, cc))
         self._cc_last[(ch, cc)] = value
+        pressed = value >= 64
+        changed = prev is None or (prev >= 64) != pressed
         for b in self._find("cc", ch, cc):
             if b.command:
-                if value >= 64 and (prev is None or prev < 64):
+                if pressed and changed:
                     self._fire(b, t, out)
+            elif b.mode in BUTTON:
+                if changed and (pressed or b.mode == "momentary"):
+                    self._note(b, pressed, params, t, out)
             elif b.mode in RELATIVE:
                 self._relative(b, relative_ticks(b.mode, value), params, t, out)
             else:

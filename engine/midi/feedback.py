@@ -7,7 +7,8 @@ the inverse of the binding: the param's travel (``spec.to_unit``, through its cu
 placed back along ``range`` (0..1 of the travel) and ``invert``:
 
 - cc / cc14 / pitchbend: that position as 0..127 (0..16383); a cc bound to a bool
-  param (a button) sends ``on`` / ``off`` (default 127 / 0): the nanoKONTROL2's LEDs.
+  param or in a button mode (trigger, toggle, momentary) sends ``on`` / ``off``
+  (default 127 / 0): the nanoKONTROL2's LEDs.
 - note: ``note_on`` with the ``on`` velocity when the param is on (the upper half of
   the range), else ``off`` (the APC mini reads velocity as colour: 1 green, 3 red,
   5 yellow, +1 blinks).
@@ -50,7 +51,8 @@ def _unit(spec: ParamSpec, value: float, bind: Mapping[str, Any]) -> float:
 def _message(bind: Mapping[str, Any], spec: ParamSpec, value: float) -> list[mido.Message]:
     control, ch, num = bind["control"], int(bind.get("channel", 0)), int(bind.get("number", 0))
     x = _unit(spec, value, bind)
-    if control == "note" or (control == "cc" and spec.kind == "bool"):
+    button = bind.get("mode") in ("trigger", "toggle", "momentary")
+    if control == "note" or (control == "cc" and (spec.kind == "bool" or button)):
         vel = int(bind.get("on", 127)) if x >= 0.5 else int(bind.get("off", 0))
         if control == "cc":
             return [mido.Message("control_change", channel=ch, control=num, value=vel)]
