@@ -84,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     lv.add_argument("--overlay", action="store_true", help="start with the overlay (Tab toggles)")
     lv.add_argument("--midi", metavar="PORT", help="a MIDI controller (name or part of it)")
     lv.add_argument("--midi-clock-out", action="store_true", help="send MIDI clock to it")
+    lv.add_argument(
+        "--midi-virtual",
+        action="store_true",
+        help="create a virtual MIDI port named PORT for other software to connect to "
+        "(ALSA, CoreMIDI), instead of opening a controller's",
+    )
 
     lv.add_argument(
         "--controller",
@@ -235,7 +241,14 @@ def cmd_live(args: argparse.Namespace) -> int:
         from engine.midi.rig import MidiRig
 
         try:
-            live.midi = MidiRig(args.midi, args.controller, clock_out=args.midi_clock_out)
+            live.midi = MidiRig(
+                args.midi,
+                args.controller,
+                clock_out=args.midi_clock_out,
+                virtual=args.midi_virtual,
+            )
+            if args.midi_virtual:
+                print(f"virtual MIDI port {args.midi!r} open", file=sys.stderr)
         except MidiUnavailable as exc:
             print(f"notice: {exc}", file=sys.stderr)
     if args.repl:

@@ -15,18 +15,41 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import mido
+
 from engine.events import Event
 from engine.midi.bindings import BindingMap, load_bindings
 from engine.midi.clock import TEMPO_SOURCES, ClockIn, ClockOut
 from engine.midi.control import apply_midi
 from engine.midi.feedback import feedback_changes, feedback_messages, load_map
 from engine.midi.learn import Learner
-from engine.midi.ports import Backend, MidiInput, MidiUnavailable, OutPort, open_output
+from engine.midi.ports import (
+    Backend,
+    InPort,
+    MidiInput,
+    MidiUnavailable,
+    OutPort,
+    RtMidiBackend,
+    open_output,
+)
 from engine.params import Value
 
 log = logging.getLogger("oneiric.midi")
 CLOCK_TYPES = ("clock", "start", "stop", "continue", "songpos")
 CONTROLLER_DIR = Path(__file__).resolve().parents[2] / "presets" / "controllers"
+
+
+class VirtualInput:
+    """A virtual port's input: it is ours, so it never goes away (no rescans)."""
+
+    def __init__(self, port: InPort) -> None:
+        self.port = port
+
+    def drain(self) -> list[mido.Message]:
+        return list(self.port.iter_pending())
+
+    def close(self) -> None:
+        self.port.close()
 
 
 class MidiRig:
@@ -37,18 +60,31 @@ class MidiRig:
         backend: Backend | None = None,
         *,
         clock_out: bool = False,
+        virtual: bool = False,
     ) -> None:
-        """Raises MidiUnavailable (one clear line) where there is no MIDI system."""
+        """Raises MidiUnavailable (one clear line) where there is no MIDI system.
+
+        `virtual`: instead of opening the controller's port, create an in/out pair
+        named `port` that other software (a DAW, a sequencer, a bridge) connects to."""
         given = Path(controller)
         self.path = given if given.suffix else CONTROLLER_DIR / f"{controller}.toml"
         self.bindings: BindingMap = load_bindings(self.path)
         self.map = load_map(self.path)
-        self.input = MidiInput(port, backend)
+        self.input: MidiInput | VirtualInput
         self.output: OutPort | None = None
-        try:
-            self.output = open_output(port, backend)
-        except (MidiUnavailable, LookupError, OSError) as exc:
-            log.info("no feedback to %r: %s", port, exc)
+        if virtual:
+            opener = getattr(backend or RtMidiBackend(), "open_virtual", None)
+            if opener is None:
+                raise MidiUnavailable("this MIDI system has no virtual ports")
+            inp, self.output = opener(port)
+            self.input = VirtualInput(inp)
+            log.info("virtual MIDI port %r open", port)
+        else:
+            self.input = MidiInput(port, backend)
+            try:
+                self.output = open_output(port, backend)
+            except (MidiUnavailable, LookupError, OSError) as exc:
+                log.info("no feedback to %r: %s", port, exc)
         self.clock = ClockIn()
         self.clock_out = ClockOut() if clock_out else None  # MIDI clock to the controller
         self._last = time.perf_counter()
