@@ -51,7 +51,13 @@ def dreamer_params(n: int, *, hue: float, pitch: float) -> tuple[ParamSpec, ...]
         ParamSpec(f"{p}/volume", 0.7, smooth=0.05, doc="voice level"),
         ParamSpec(f"{p}/pitch", pitch, 20.0, 2000.0, curve="log", smooth=0.2, unit="Hz"),
         ParamSpec(f"{p}/blend", 0.0, kind="enum", choices=("merge", *BLEND_NAMES)),
-        ParamSpec(f"{p}/stage", 0.0, kind="enum", choices=STAGES, doc="scored every 30 s"),
+        ParamSpec(
+            f"{p}/stage",
+            0.0,
+            kind="enum",
+            choices=STAGES,
+            doc="scored every 30 s; a 4-s guess before the first",
+        ),
     )
 
 
@@ -196,6 +202,9 @@ class Dreamer:
         if quality is not None:
             features = replace(features, quality=quality)
         self.features = features
+        if self.stage is None and features.stage:
+            # until the first 30-s epoch is scored, the 4-s guess from the band shares
+            self.params.set(f"{self.path}/stage", features.stage)
         if self.features.last_beat_age is not None:
             self._last_beat = t - self.features.last_beat_age
         self._analysed_at = t

@@ -130,7 +130,12 @@ def test_each_dreamer_is_scored_every_30_s_into_its_stage_param(tmp_path, gl):
     show = Show(load_set(path), gl, audio=False)
     clock = FrameClock(10)
     try:
-        for _ in range(200):  # 20 s of show: the first epoch closes 30 s into the signals
+        for _ in range(20):  # before the first epoch: the 4-s guess from the band shares
+            show.step(clock.tick())
+        assert [d.stage for d in show.dreamers] == [None, None]
+        assert show.params.get("/dreamer/1/stage") == STAGES.index("N3")
+        assert show.params.get("/dreamer/2/stage") == STAGES.index("W")
+        for _ in range(180):  # 20 s of show: the first epoch closes 30 s into the signals
             show.step(clock.tick())
         deep, awake = show.dreamers
         assert deep.stage is not None and deep.stage.stage == "N3"
