@@ -286,7 +286,8 @@ def test_each_input_changes_the_image(gl, programs, path, name):
     doc = header(path) if path.suffix == ".fs" else {}
     kind = {i["NAME"]: i["TYPE"] for i in doc.get("INPUTS", [])}.get(name)
     # feedback shaders need a few frames for a change to build up
-    n = 30 if any(p.get("TARGET") for p in doc.get("PASSES", [])) else 3
+    feedback = any(p.get("TARGET") for p in doc.get("PASSES", [])) or getattr(prog, "buffers", ())
+    n = 30 if feedback else 3
     if kind == "event":  # fired on the last frame only
         before = draw(gl, prog, n)
         after = draw(gl, prog, n, per_frame=lambda i: changed if i == n - 1 else {})
@@ -756,6 +757,84 @@ def test_shadertoy_uniforms(gl, tmp_path):
 def test_shadertoy_audio_channel(gl, programs):
     tunnel = programs["dream_tunnel.glsl"]
     assert diff(draw(gl, tunnel, 2), draw(gl, tunnel, 2, audio=lambda i: sine(110.0, i))) > 1.0
+
+
+MULTIPASS = """// a probe: counters in buffers
+// ---- Common ----
+const float STEP = 1.0 / 255.0;
+// ---- Buffer A ----
+// iChannel0: Buffer A
+// iChannel1: Buffer B
+void mainImage(out vec4 o, in vec2 p) {
+    vec2 uv = p / iResolution.xy;
+    o = vec4(texture(iChannel0, uv).r + STEP, texture(iChannel1, uv).g, 0.0, 0.5);
+}
+// ---- Buffer B ----
+// iChannel0: Buffer A
+void mainImage(out vec4 o, in vec2 p) {
+    o = vec4(0.0, texture(iChannel0, p / iResolution.xy).r, 0.0, 1.0);
+}
+// ---- Image ----
+// iChannel0: Buffer A
+// iChannel3: Buffer B
+void mainImage(out vec4 o, in vec2 p) {
+    vec4 a = texture(iChannel0, p / iResolution.xy);
+    vec4 b = texture(iChannel3, p / iResolution.xy);
+    o = vec4(a.r, a.g, b.g + a.a * STEP * 255.0 * 10.0 / 255.0, 1.0);
+}
+"""
+
+
+def test_shadertoy_tabs_run_in_the_sites_order(gl, tmp_path):
+    """A counts up reading its own last frame; B copies this frame's A; A reads B's last
+    frame (B draws after A); the Image reads both; Common is shared; alpha is kept."""
+    prog = load_layer(gl, write(tmp_path, "tabs.glsl", MULTIPASS))
+    try:
+        assert prog.buffers == ("A", "B")
+        frames = draw(gl, prog, 5, every=True)
+        for n, img in enumerate(frames, 1):
+            px = img[45, 80]
+            assert px[0] == n, (n, px)  # A after n frames: n steps
+            assert px[1] == n - 1, (n, px)  # B as it was a frame ago, read by A
+            assert px[2] == n + 5, (n, px)  # B now (= A now), plus A's alpha 0.5 * 10
+        assert np.array_equal(draw(gl, prog, 5), frames[-1]), "reset() starts the buffers over"
+        assert draw(gl, prog, 2, reset=False)[45, 80, 0] == 7, "without reset they go on"
+        bigger = draw(gl, prog, 1, size=(80, 40), reset=False)
+        assert bigger[20, 40, 0] == 1, "a new layer size starts the buffers over"
+    finally:
+        prog.release()
+
+
+TAB_ERRORS = {  # id: (text in MULTIPASS, what replaces it, the line named, the message)
+    "type-in-B": ("o = vec4(0.0, tex", "o = vec3(0.0, tex", 14, "vec3"),
+    "common": ("const float STEP", "const float X = 1.0 +;\nconst float STEP", 3, "syntax"),
+    "no-such-buffer": ("// iChannel3: Buffer B", "// iChannel3: Buffer C", 18, "no Buffer C"),
+    "twice": ("// ---- Buffer B ----", "// ---- Buffer A ----", 11, "second Buffer A"),
+    "no-image": ("// ---- Image ----", "// ---- Buffer C ----", 2, "no Image tab"),
+    "no-mainImage": ("}\n// ---- Buffer B ----\n// iChannel0: Buffer A\nvoid mainImage",
+                     "}\n// ---- Buffer B ----\n// iChannel0: Buffer A\nvoid f", 11,
+                     "Buffer B defines no mainImage"),
+    "stray": ("// a probe", "// iChannel0: Buffer A\n// a probe", 1, "before the first tab"),
+    "common-channel": ("const float", "// iChannel2: audio\nconst float", 3, "Common has no"),
+    "main": ("// ---- Image ----", "void main() {}\n// ---- Image ----", 16, "has no main"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", TAB_ERRORS)
+def test_shadertoy_tab_errors_name_the_files_line(gl, tmp_path, case):
+    old, new, line, match = TAB_ERRORS[case]
+    assert old in MULTIPASS
+    with pytest.raises(ShaderError, match=match) as info:
+        load_layer(gl, write(tmp_path, "tabs.glsl", MULTIPASS.replace(old, new, 1)))
+    assert info.value.line == line, info.value
+
+
+def test_ink_dream_remembers_its_strokes(gl, programs):
+    prog = programs["ink_dream.glsl"]
+    many = draw(gl, prog, 40)
+    one = draw(gl, prog, 1, start=39)
+    assert many.mean() > one.mean() * 1.3, "the strokes of earlier frames stay in the water"
+    assert np.array_equal(draw(gl, prog, 40), many), "the same frames give the same image"
 
 
 # a real third-party ISF file --------------------------------------------------------------

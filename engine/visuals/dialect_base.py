@@ -148,6 +148,38 @@ def draw(
         ctx.disable(moderngl.BLEND)
 
 
+class PingPong:
+    """A pass's own buffer (an ISF TARGET, a Shadertoy Buffer A-D): two textures, one
+    read while the other is drawn, swapped after, so a pass can read its last frame."""
+
+    def __init__(self, ctx: moderngl.Context, size: tuple[int, int], floating: bool) -> None:
+        self.size = size
+        self.textures = [ctx.texture(size, 4, dtype="f4" if floating else "f1") for _ in "ab"]
+        for tex in self.textures:
+            tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
+            tex.repeat_x = tex.repeat_y = False
+        self.fbos = [ctx.framebuffer(color_attachments=[t]) for t in self.textures]
+        for fbo in self.fbos:
+            fbo.clear(0.0, 0.0, 0.0, 0.0)
+        self.front = 0
+
+    @property
+    def texture(self) -> moderngl.Texture:
+        return self.textures[self.front]
+
+    def back(self) -> moderngl.Framebuffer:
+        return self.fbos[1 - self.front]
+
+    def swap(self) -> None:
+        self.front = 1 - self.front
+
+    def release(self) -> None:
+        for fbo in self.fbos:
+            fbo.release()
+        for tex in self.textures:
+            tex.release()
+
+
 def black_texture(ctx: moderngl.Context) -> moderngl.Texture:
     """What an image input shows until something is plugged in: 1x1 opaque black."""
     return ctx.texture((1, 1), 4, bytes([0, 0, 0, 255]))

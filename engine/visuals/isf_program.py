@@ -18,6 +18,7 @@ import numpy as np
 from engine.params import ParamError
 from engine.visuals.dialect_base import (
     VERTEX,
+    PingPong,
     black_texture,
     compile_layered,
     draw,
@@ -36,37 +37,6 @@ from engine.visuals.shaders import ShaderError
 
 MAX_SIZE = 8192  # a pass's WIDTH / HEIGHT expression is clamped to 1..this
 _MAIN = re.compile(r"\bvoid\s+main\s*\(")
-
-
-class _Buffer:
-    """A pass TARGET: two textures, one read while the other is drawn, swapped after."""
-
-    def __init__(self, ctx: moderngl.Context, size: tuple[int, int], floating: bool) -> None:
-        self.size = size
-        self.textures = [ctx.texture(size, 4, dtype="f4" if floating else "f1") for _ in "ab"]
-        for tex in self.textures:
-            tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
-            tex.repeat_x = tex.repeat_y = False
-        self.fbos = [ctx.framebuffer(color_attachments=[t]) for t in self.textures]
-        for fbo in self.fbos:
-            fbo.clear(0.0, 0.0, 0.0, 0.0)
-        self.front = 0
-
-    @property
-    def texture(self) -> moderngl.Texture:
-        return self.textures[self.front]
-
-    def back(self) -> moderngl.Framebuffer:
-        return self.fbos[1 - self.front]
-
-    def swap(self) -> None:
-        self.front = 1 - self.front
-
-    def release(self) -> None:
-        for fbo in self.fbos:
-            fbo.release()
-        for tex in self.textures:
-            tex.release()
 
 
 class IsfProgram:
@@ -132,7 +102,7 @@ class IsfProgram:
             for i in doc.inputs
             if i.type in ("audio", "audioFFT")
         }
-        self._buffers: dict[str, _Buffer] = {}
+        self._buffers: dict[str, PingPong] = {}
         self._events: dict[str, bool] = {}
 
     # the show's side -------------------------------------------------------------------------
@@ -259,7 +229,7 @@ class IsfProgram:
                 buf.release()
                 buf = None
             if buf is None:
-                buf = self._buffers[name] = _Buffer(self.ctx, size, first.float)
+                buf = self._buffers[name] = PingPong(self.ctx, size, first.float)
             elif not first.persistent:  # a new frame: what a plain TARGET held is gone
                 buf.fbos[buf.front].clear(0.0, 0.0, 0.0, 0.0)
 
