@@ -2,13 +2,16 @@
 # Both set themselves up from a fresh clone: a .venv with the Python packages, and
 # the Debian packages the real tools need (Mesa EGL for headless GL, Xvfb so the
 # windowed path is tested on a virtual display, liblo-tools for an independent OSC
-# sender) where they are missing.
+# sender, jackd2 so realtime sound and MIDI run through a real JACK server on its
+# dummy driver) where they are missing.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 APT_PACKAGES := libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 xvfb liblo-tools
+# installed without their recommends (jackd2's: qjackctl and a desktop's worth of Qt)
+APT_BARE := jackd2
 SET ?= presets/sets/demo.toml
 OUT ?= out/demo.mp4
 
@@ -21,11 +24,16 @@ $(STAMP): pyproject.toml
 	@rm -f $(VENV)/.installed-* && touch $@
 
 system:
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-		echo "installing Debian packages: $$missing"; \
+	@have() { dpkg-query -W -f='$${Status}' "$$1" 2>/dev/null | grep -q 'ok installed'; }; \
+	missing=$$(for p in $(APT_PACKAGES); do have $$p || echo $$p; done); \
+	bare=$$(for p in $(APT_BARE); do have $$p || echo $$p; done); \
+	if [ -n "$$missing$$bare" ]; then \
+		echo "installing Debian packages: $$missing $$bare"; \
 		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+		APT="$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get -y -qq"; \
+		$$APT update \
+		&& { [ -z "$$missing" ] || $$APT install $$missing; } \
+		&& { [ -z "$$bare" ] || $$APT install --no-install-recommends $$bare; }; \
 	fi
 
 demo: $(STAMP) system

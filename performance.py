@@ -82,6 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
     lv.add_argument("--no-watch", action="store_true", help="do not reload edited files")
     lv.add_argument("--repl", action="store_true", help="a console for one-off commands")
     lv.add_argument("--overlay", action="store_true", help="start with the overlay (Tab toggles)")
+    lv.add_argument(
+        "--audio",
+        choices=("auto", "portaudio", "jack", "off"),
+        default="auto",
+        help="where the sound plays: the system's default device (portaudio), a running "
+        "JACK server (client 'oneiric'), auto (the first that works), off (no sound); "
+        "without a device it is computed, not played",
+    )
     lv.add_argument("--midi", metavar="PORT", help="a MIDI controller (name or part of it)")
     lv.add_argument("--midi-clock-out", action="store_true", help="send MIDI clock to it")
     lv.add_argument(
@@ -183,7 +191,9 @@ def cmd_live(args: argparse.Namespace) -> int:
         ctx,
         size=args.size,
         fps=args.fps,
+        audio=args.audio != "off",
         audio_mode="auto",
+        audio_driver="auto" if args.audio == "off" else args.audio,
         start_date=started,
         listen=args.listen,
     )
@@ -192,6 +202,8 @@ def cmd_live(args: argparse.Namespace) -> int:
         print(f"listening for dreamers on {ports}", file=sys.stderr)
     if show.audio_notice:
         print(f"notice: {show.audio_notice}", file=sys.stderr)
+    elif show.audio is not None:
+        print(f"sound: {show.audio.driver} at {show.audio.sr} Hz", file=sys.stderr)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -275,6 +287,17 @@ def cmd_live(args: argparse.Namespace) -> int:
             window.close()
     print(live.summary())
     if recording is not None:
+        if recording.repeated:
+            print(
+                f"recorded {recording.movie.frames} frames ({recording.repeated} repeated"
+                " for the slots dropped frames left, in step with the sound)"
+            )
+        if recording.shortfall > 0.25:
+            print(
+                f"notice: the sound device fell behind (xruns): the recording's sound is"
+                f" {recording.shortfall:.1f} s short of its picture",
+                file=sys.stderr,
+            )
         print(args.record)
     return 0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -85,6 +86,7 @@ class Show:
         fps: float | None = None,
         audio: bool = True,
         audio_mode: str = "manual",
+        audio_driver: str = "auto",
         folders: Folders | None = None,
         start_date: datetime.datetime | None = None,
         listen: Sequence[str] = (),
@@ -133,6 +135,7 @@ class Show:
 
         self.audio: AudioEngine | None = None
         self.audio_notice = ""
+        self.audio_driver = audio_driver
         if audio:
             self.audio = self._open_audio(audio_mode)
             for d in self.dreamers:
@@ -147,25 +150,42 @@ class Show:
         return Mapping(find_mapping(name, self.folders.mappings)) if name else None
 
     def _open_audio(self, mode: str) -> AudioEngine:
-        """mode "auto": a sound device if there is one, else computed without playing."""
+        """mode "auto": a sound device if there is one, else computed without playing.
+        The driver (`audio_driver`): "portaudio", "jack", or "auto" (PortAudio's
+        default device, then a running JACK server)."""
         spec = self.spec
 
-        def engine(kind: str) -> AudioEngine:
+        def engine(kind: str, driver: str | None = None) -> AudioEngine:
             return AudioEngine(
                 sr=spec.sample_rate,
                 fps=self.fps,
                 seed=spec.seed,
                 mode=kind,
                 patch_dir=self.folders.patches,
+                driver=driver,
             )
 
         if mode in ("auto", "realtime"):
-            try:
-                return engine("realtime")
-            except AudioError as exc:
-                if mode == "realtime":
-                    raise
-                self.audio_notice = f"no sound device ({exc}): audio is computed, not played"
+            drivers = ("portaudio", "jack") if self.audio_driver == "auto" else (self.audio_driver,)
+            failed = []
+            for driver in drivers:
+                # auto: a running JACK server only (libjack would otherwise start one)
+                quiet = driver == "jack" and self.audio_driver == "auto"
+                before = os.environ.get("JACK_NO_START_SERVER")
+                if quiet:
+                    os.environ["JACK_NO_START_SERVER"] = "1"
+                try:
+                    return engine("realtime", driver)
+                except AudioError as exc:
+                    failed.append(str(exc))
+                finally:
+                    if quiet and before is None:
+                        del os.environ["JACK_NO_START_SERVER"]
+            if mode == "realtime":
+                raise AudioError("; ".join(failed))
+            self.audio_notice = (
+                f"no sound device ({'; '.join(failed)}): audio is computed, not played"
+            )
         return engine("manual")
 
     def _make_dreamers(self) -> list[Dreamer]:

@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 PATCH_DIR = Path(__file__).resolve().parents[2] / "patches"
 MAX_BLOCK = 2048  # largest pyo buffer in manual mode
 REALTIME_BLOCK = 256
+DRIVERS = ("portaudio", "jack")
+JACK_NAME = "oneiric"  # the JACK client's name
 XFADE = 0.05  # seconds: voices added while playing, replaced or removed, and masters swapped
 # the controls the rig drives on every voice; a patch's CONTROLS override the defaults
 STANDARD_CONTROLS: dict[str, float] = {
@@ -233,7 +235,11 @@ class AudioEngine:
         master: str = "master",
         patch_dir: Path = PATCH_DIR,
         block: int | None = None,
+        driver: str | None = None,
     ) -> None:
+        """`driver` (realtime): "portaudio" (the system's default device) or "jack" (a
+        client named oneiric of the running JACK server, its outputs connected to the
+        system's playback ports); default $PYO_SERVER_AUDIO, else portaudio."""
         if mode not in ("manual", "realtime"):
             raise ValueError(f"mode must be 'manual' or 'realtime', not {mode!r}")
         self.sr, self.nchnls, self.fps, self.seed, self.mode = sr, nchnls, fps, seed, mode
@@ -250,12 +256,22 @@ class AudioEngine:
         self._master_sent: dict[str, tuple[float, float]] = {}
         self._masters: list[tuple[list[Any], float]] = []  # objects, drop time (inf: current)
         self._t0 = time.monotonic()
+        self.recording: Path | None = None  # the WAV start_recording() is writing
 
-        audio = "manual" if mode == "manual" else os.environ.get("PYO_SERVER_AUDIO", "portaudio")
-        if audio in ("portaudio", "pa") and pyo.pa_get_default_output() < 0:
+        if driver is None:
+            driver = os.environ.get("PYO_SERVER_AUDIO", "portaudio")
+        if driver == "pa":
+            driver = "portaudio"
+        if mode == "realtime" and driver not in DRIVERS:
+            raise ValueError(f"driver must be one of {', '.join(DRIVERS)}, not {driver!r}")
+        audio = "manual" if mode == "manual" else driver
+        self.driver = audio
+        if audio == "portaudio" and pyo.pa_get_default_output() < 0:
             # pyo 1.1 segfaults in boot() when portaudio has no output device
             raise AudioError("no audio output device (portaudio lists none)")
-        s = pyo.Server(sr=sr, nchnls=nchnls, buffersize=self.block, duplex=0, audio=audio)
+        s = pyo.Server(
+            sr=sr, nchnls=nchnls, buffersize=self.block, duplex=0, audio=audio, jackname=JACK_NAME
+        )
         s.setVerbosity(1 | 4)  # errors and warnings
         s.setGlobalSeed(1 + seed % 2_147_483_646)
         s.boot()
@@ -263,7 +279,13 @@ class AudioEngine:
             s.shutdown()  # resets the random counters (see the module doc)
             s.boot()
         if not s.getIsBooted():
-            raise AudioError(f"pyo server did not boot (audio={audio!r}, sr={sr})")
+            why = " (is a JACK server running?)" if audio == "jack" else ""
+            raise AudioError(f"pyo server did not boot (audio={audio!r}, sr={sr}){why}")
+        if mode == "realtime" and int(s.getSamplingRate()) != sr:
+            # JACK runs at its own rate and pyo takes it: frames are measured in it
+            self.sr = int(s.getSamplingRate())
+            self.frame_samples = round(self.sr / fps)
+            log.info("audio: %s runs at %d Hz (the set asks for %d)", audio, self.sr, sr)
         s.start()
         self._server: Any = s
         try:
@@ -552,6 +574,34 @@ class AudioEngine:
         self._master_out = self._make_master(self.master_patch)
         self._output(self._master_out)
 
+    def start_recording(self, path: Path) -> None:
+        """Realtime: write what plays (the master, after the clip) to a float WAV until
+        :meth:`stop_recording`; pyo's server does it from the audio thread."""
+        if self.mode != "realtime" or self._server is None:
+            raise RuntimeError("start_recording() records a realtime engine's output")
+        self._server.recordOptions(dur=-1, filename=str(path), fileformat=0, sampletype=3)
+        self._server.recstart()
+        self.recording = Path(path)
+
+    def stop_recording(self, settle: float = 1.0) -> Path | None:
+        """Stop and close the file; its path (None if nothing was recording). The audio
+        thread closes the file at its next buffer: wait (up to `settle` s) until the
+        file stops growing, so whoever reads it next reads all of it."""
+        path, self.recording = self.recording, None
+        if path is None or self._server is None:
+            return None
+        self._server.recstop()
+        pause = 4 * self.block / self.sr
+        deadline = time.monotonic() + settle
+        size = -1
+        while time.monotonic() < deadline:
+            time.sleep(pause)
+            now = path.stat().st_size if path.exists() else -1
+            if now == size and now > 0:
+                break
+            size = now
+        return path
+
     def levels(self) -> dict[str, float]:
         """RMS of each voice's signal (after its gain) over the last frame."""
         self._reap()
@@ -563,6 +613,10 @@ class AudioEngine:
         server = getattr(self, "_server", None)
         if server is None:
             return
+        if self.recording is not None:
+            self.recording = None
+            with contextlib.suppress(Exception):
+                server.recstop()
         self._server = None
         for voice in (*self._voices.values(), *self._retiring):
             voice.drop()

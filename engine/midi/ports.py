@@ -28,6 +28,8 @@ RESCAN = 2.0  # seconds between port-name scans while polling
 _NO_MIDI = "no MIDI system ({why}): MIDI is off; the rest of the rig runs"
 NO_ALSA = _NO_MIDI.format(why="ALSA sequencer not available")
 NO_RTMIDI = _NO_MIDI.format(why="python-rtmidi is not installed")
+NO_JACK = _NO_MIDI.format(why="JACK server not running")
+DEFAULT_BACKEND = "mido.backends.rtmidi"  # ALSA on Linux, CoreMIDI, WinMM
 
 
 class MidiUnavailable(RuntimeError):
@@ -92,8 +94,12 @@ class RtMidiBackend:
     python-rtmidi raises ``rtmidi.SystemError`` (an ``OSError``) when it cannot create
     an ALSA sequencer client; a missing python-rtmidi raises ``ImportError``."""
 
-    def __init__(self, name: str = "mido.backends.rtmidi") -> None:
+    def __init__(self, name: str | None = None) -> None:
+        """`name`: a mido backend, default $MIDO_BACKEND (mido's own variable), else
+        rtmidi's system API; "mido.backends.rtmidi/UNIX_JACK" uses JACK MIDI."""
+        name = name or os.environ.get("MIDO_BACKEND") or DEFAULT_BACKEND
         self._mido = mido.Backend(name, load=False)
+        self._down = NO_JACK if name.endswith("/UNIX_JACK") else NO_ALSA
 
     def _system(self, call: Callable[[], list[str]]) -> list[str]:
         try:
@@ -102,7 +108,7 @@ class RtMidiBackend:
         except ImportError:
             raise MidiUnavailable(NO_RTMIDI) from None
         except OSError:
-            raise MidiUnavailable(NO_ALSA) from None
+            raise MidiUnavailable(self._down) from None
 
     def get_input_names(self) -> list[str]:
         return self._system(self._mido.get_input_names)

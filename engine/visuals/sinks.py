@@ -23,6 +23,28 @@ class SinkError(RuntimeError):
     pass
 
 
+def wav_seconds(path: Path) -> float:
+    """A RIFF/WAVE file's length from its fmt and data chunks (any sample format,
+    float included, which the wave module does not read); 0.0 if it is not one."""
+    import struct
+
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return 0.0
+    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return 0.0
+    at, rate_bytes = 12, 0
+    while at + 8 <= len(data):
+        kind, size = data[at : at + 4], struct.unpack("<I", data[at + 4 : at + 8])[0]
+        if kind == b"fmt ":
+            rate_bytes = struct.unpack("<I", data[at + 16 : at + 20])[0]  # byte rate
+        elif kind == b"data" and rate_bytes:
+            return min(size, len(data) - at - 8) / rate_bytes
+        at += 8 + size + (size & 1)
+    return 0.0
+
+
 def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
@@ -102,12 +124,22 @@ class RawAudio:
         self._file.close()
 
 
-def mux(video: Path, audio: RawAudio | None, output: Path) -> None:
-    """Video stream copied as is, audio encoded to AAC, index at the front for streaming."""
+def mux(
+    video: Path, audio: RawAudio | Path | None, output: Path, *, seconds: float | None = None
+) -> None:
+    """Video stream copied as is, audio (raw samples, or a sound file ffmpeg reads)
+    encoded to AAC, index at the front for streaming. `seconds`: the sound is cut there
+    (the picture's length), where it may run on past the last frame."""
     cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-i", str(video)]
-    if audio is not None:
+    if isinstance(audio, RawAudio):
         cmd += ["-f", "f32le", "-ar", str(audio.sample_rate), "-ac", str(audio.channels)]
-        cmd += ["-i", str(audio.path), "-map", "0:v", "-map", "1:a", "-c:a", "aac", "-b:a", "192k"]
+        cmd += ["-i", str(audio.path)]
+    elif audio is not None:
+        cmd += ["-i", str(audio)]
+    if audio is not None:
+        cmd += ["-map", "0:v", "-map", "1:a", "-c:a", "aac", "-b:a", "192k"]
+        if seconds is not None:
+            cmd += ["-t", f"{seconds:.6f}"]
     cmd += ["-c:v", "copy", "-movflags", "+faststart", "-f", "mp4", str(output)]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
@@ -131,11 +163,13 @@ class MovieWriter:
         output.parent.mkdir(parents=True, exist_ok=True)
         self._partial = output.with_name(f".{output.name}.partial-{os.getpid()}{output.suffix}")
         self._video_path = self._partial.with_suffix(".video.mp4")
+        self.fps = fps
         self.video = VideoSink(self._video_path, size, fps)
         self.sound: RawAudio | None = None
         if sample_rate is not None:
             self.sound = RawAudio(self._partial.with_suffix(".audio.f32"), sample_rate, channels)
         self.frames = 0
+        self.sound_file: Path | None = None  # a recorded sound file to mux instead
 
     def write(self, image: np.ndarray) -> None:
         self.video.write(image)
@@ -151,11 +185,13 @@ class MovieWriter:
             self.video.close()
             if self.sound is not None:
                 self.sound.close()
-            mux(
-                self._video_path,
-                self.sound if self.sound and self.sound.samples else None,
-                self._partial,
+            sound: RawAudio | Path | None = (
+                self.sound if self.sound and self.sound.samples else None
             )
+            seconds = None
+            if self.sound_file is not None and self.sound_file.exists():
+                sound, seconds = self.sound_file, self.frames / self.fps
+            mux(self._video_path, sound, self._partial, seconds=seconds)
             os.replace(self._partial, self.output)
         finally:
             self._cleanup()
