@@ -108,10 +108,18 @@ def bench_merge(ctx: moderngl.Context, counts: list[int], repeat: int) -> None:
     min_vao = ctx.vertex_array(min_prog, [])
     accs = [ctx.texture((w, h), 4) for _ in range(2)]
     fbos = [ctx.framebuffer(color_attachments=[t]) for t in accs]
+    # every read here is texel for texel (layers, accumulator and output one size): the
+    # merge reads such layers through a nearest sampler (llvmpipe's fastest texture path).
+    # The ping-pong is timed twice: as usually written (the textures' default, filtered
+    # reads) and tuned the same way as the merge (nearest reads), for a fair ratio.
+    nearest = ctx.sampler(filter=(moderngl.NEAREST, moderngl.NEAREST))
     print(f"\n2./3. merge at {w}x{h}, layers at {w}x{h} (screen blend, resonance 1, chaos 0)")
-    print("   ratio = ping-pong / merge.frag; minimal = a bare one-pass screen loop, for scale")
+    print("   minimal = a bare one-pass screen loop (nearest reads), for scale;")
+    print("   ping-pong: N passes into an accumulator, filtered reads / nearest reads;")
+    print("   ratio = ping-pong / merge.frag")
     print(
-        f"{'layers':>7} {'merge.frag ms':>14} {'minimal ms':>11} {'ping-pong ms':>13} {'ratio':>7}"
+        f"{'layers':>7} {'merge.frag ms':>14} {'minimal ms':>11} {'ping-pong ms':>13}"
+        f" {'ratio':>7} {'pp nearest ms':>14} {'ratio':>7}"
     )
     rng = np.random.default_rng(0)
     for n in counts:
@@ -123,7 +131,10 @@ def bench_merge(ctx: moderngl.Context, counts: list[int], repeat: int) -> None:
         def one_pass(layers=layers, table=table) -> None:
             merge.render(layers, table, resonance=1.0, chaos=0.0, time=0.0)
 
-        def ping_pong(layers=layers, n=n) -> None:
+        def ping_pong(layers=layers, n=n, sharp=False) -> None:
+            if sharp:
+                nearest.use(0)
+                nearest.use(1)
             fbos[0].use()
             fbos[0].clear(0, 0, 0, 1)
             layers.use(0)
@@ -136,19 +147,26 @@ def bench_merge(ctx: moderngl.Context, counts: list[int], repeat: int) -> None:
                 pp_prog["u_layer"].value = float(i)  # type: ignore[union-attr]
                 fbos[dst].use()
                 pp_vao.render(moderngl.TRIANGLES, vertices=3)
+            if sharp:
+                nearest.clear(0)
+                nearest.clear(1)
 
         def minimal(layers=layers, n=n) -> None:
             fbos[0].use()
             layers.use(0)
+            nearest.use(0)
             min_prog["u_count"].value = n  # type: ignore[union-attr]
             min_vao.render(moderngl.TRIANGLES, vertices=3)
+            nearest.clear(0)
 
         a = median_ms(one_pass, repeat, ctx)
         m = median_ms(minimal, repeat, ctx)
         b = median_ms(ping_pong, repeat, ctx)
-        print(f"{n:>7} {a:>14.1f} {m:>11.1f} {b:>13.1f} {b / a:>6.2f}x")
+        c = median_ms(lambda f=ping_pong: f(sharp=True), repeat, ctx)
+        print(f"{n:>7} {a:>14.1f} {m:>11.1f} {b:>13.1f} {b / a:>6.2f}x {c:>14.1f} {c / a:>6.2f}x")
         layers.release()
     merge.release()
+    nearest.release()
 
 
 def main() -> None:

@@ -169,6 +169,7 @@ class Live:
         self.watched.append(show.spec.path.resolve().parent)
         self.watcher = Watcher(self.watched) if watch else None
         self.warmer = Warmer(show.layer_size)
+        self.warmer.warm_merge(show.size, exact=show.layer_size == show.size)
         self.frame_index = 0
         self.last_frame: Frame | None = None
         self.swaps: list[tuple[int, str]] = []  # (frame, shader) for each shader swapped in

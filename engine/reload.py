@@ -30,6 +30,7 @@ from watchdog.observers import Observer
 
 from engine.visuals.context import headless_context
 from engine.visuals.dialects import WARM_SIZE, detect, load_layer
+from engine.visuals.merge import BLEND_NAMES, Merge
 from engine.visuals.shaders import LayerSource, ShaderError, warm
 
 log = logging.getLogger("oneiric.reload")
@@ -102,6 +103,31 @@ def _warm_one(
     return source.code, False
 
 
+MERGE_REQUEST = "merge "  # "merge WxH EXACT": every build of merge.frag, not a file
+
+
+def merge_variants() -> list[tuple[bool, bool, int]]:
+    """Every (chaos, masks, mode) build a show can reach, the likeliest first."""
+    modes = (-1, *range(len(BLEND_NAMES)))
+    return [(chaos, masks, mode) for chaos in (False, True) for masks in (True, False)
+            for mode in modes]  # fmt: skip
+
+
+def _warm_merge(ctx: moderngl.Context, request: str) -> int:
+    """Compile and draw every merge variant at the show's size, so the show's own
+    compiles, when a cue first needs one, come from the driver's disk cache."""
+    size, exact = request.removeprefix(MERGE_REQUEST).split()
+    w, h = (int(n) for n in size.split("x"))
+    merge = Merge(ctx, (w, h))
+    try:
+        for chaos, masks, mode in merge_variants():
+            merge.variant(chaos, masks, mode, exact == "1")
+        ctx.finish()
+    finally:
+        merge.release()
+    return len(merge_variants())
+
+
 def _worker(size: tuple[int, int]) -> None:
     """The warm-up process: a GL context of its own, at low priority. Reads one path a
     line on stdin, answers one JSON line each on stdout."""
@@ -112,6 +138,11 @@ def _worker(size: tuple[int, int]) -> None:
     for line in sys.stdin:
         raw, t0 = line.rstrip("\n"), time.perf_counter()
         answer: dict[str, Any] = {"path": raw}
+        if raw.startswith(MERGE_REQUEST):
+            answer["merge"] = _warm_merge(ctx, raw)
+            answer["seconds"] = time.perf_counter() - t0
+            print(json.dumps(answer), flush=True)
+            continue
         try:
             answer["code"], answer["foreign"] = _warm_one(ctx, target, Path(raw), size)
         except ShaderError as exc:
@@ -134,6 +165,7 @@ class Warmer:
 
     def __init__(self, size: tuple[int, int] = WARM_SIZE) -> None:
         self.size = size  # foreign dialects warm at the layer size (llvmpipe cares)
+        self.merge_warmed: tuple[int, float] | None = None
         self._done: queue.SimpleQueue[Warmed] = queue.SimpleQueue()
         self._start()
 
@@ -159,6 +191,9 @@ class Warmer:
             except json.JSONDecodeError:
                 continue  # a stray line from a driver: not an answer
             path, seconds = Path(answer["path"]), float(answer["seconds"])
+            if "merge" in answer:
+                self.merge_warmed = (int(answer["merge"]), seconds)
+                continue
             if "error" in answer:
                 where, number, message = answer["error"]
                 err = ShaderError(Path(where), int(number), message)
@@ -168,6 +203,22 @@ class Warmer:
                 source = LayerSource(path, code) if code is not None else None
                 self._done.put(Warmed(path, source, None, seconds, bool(answer["foreign"])))
 
+    def warm_merge(self, size: tuple[int, int], exact: bool) -> None:
+        """Every build of merge.frag for a show of this size, in the background; a cue
+        that first needs one (chaos, a resonance below 1, a blend mode) then compiles
+        it from the driver's disk cache instead of stalling the show (about 0.1-0.5 s
+        a build cold on llvmpipe). `merge_warmed` says (builds, seconds) when done."""
+        self._send(f"{MERGE_REQUEST}{size[0]}x{size[1]} {int(exact)}")
+
+    def _send(self, line: str) -> None:
+        stdin = self._process.stdin
+        assert stdin is not None
+        try:
+            stdin.write(f"{line}\n")
+            stdin.flush()
+        except BrokenPipeError:
+            self._start()
+
     def request(self, path: Path) -> None:
         if self._process.poll() is not None:
             # a shader that crashed the driver took only the warm-up process with it
@@ -175,13 +226,7 @@ class Warmer:
             self._done.put(Warmed(path, None, ShaderError(path, 0, "crashed the driver"), 0.0))
             self._start()
             return
-        stdin = self._process.stdin
-        assert stdin is not None
-        try:
-            stdin.write(f"{path}\n")
-            stdin.flush()
-        except BrokenPipeError:
-            self._start()
+        self._send(str(path))
 
     def results(self) -> list[Warmed]:
         out = []
@@ -203,8 +248,8 @@ class Warmer:
         with contextlib.suppress(OSError, ValueError):
             if self._process.stdin is not None:
                 self._process.stdin.close()
-        try:
-            self._process.wait(timeout=5.0)
+        try:  # a warm-up still running is only lost time saved later: do not wait long
+            self._process.wait(timeout=1.0)
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()

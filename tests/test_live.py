@@ -292,3 +292,28 @@ def test_the_warm_up_process_comes_back_after_dying(tmp_path):
         assert again and again[0].error is None and again[0].source is not None
     finally:
         warmer.close()
+
+
+def test_a_live_show_warms_every_merge_build_in_the_background(gl):
+    """So a cue that first needs chaos, a resonance below 1 or another blend mode
+    compiles from the driver's cache instead of stalling the show."""
+    from engine.reload import merge_variants
+    from engine.render import load_set
+
+    show = Show(load_set(sets.SET_DIR / "ritual.toml"), gl, size=(64, 36), audio=False)
+    live = Live(show, clock=FrameClock(30), watch=False)
+    try:
+        deadline = time.monotonic() + 120
+        while live.warmer.merge_warmed is None and time.monotonic() < deadline:
+            live.step()  # the show runs meanwhile
+            time.sleep(0.05)
+        assert live.warmer.merge_warmed is not None, "the warm-up never answered"
+        builds, _ = live.warmer.merge_warmed
+        assert builds == len(merge_variants()) == 2 * 2 * 7
+        show.params.set("/merge/chaos", 0.8, jump=True)  # a build the show had not used
+        show.params.set("/merge/resonance", 0.3, jump=True)
+        live.step()
+        assert live.last_frame is not None and live.last_frame.image.std() > 1
+    finally:
+        live.close()
+        show.close()

@@ -10,6 +10,7 @@ import numpy as np
 from engine.visuals.shaders import SHADER_DIR, compile_program, lib
 
 MERGE_PATH = SHADER_DIR / "merge.frag"
+EXACT_UNIT = 1  # the texture unit of the nearest-filtered view of the layers
 
 
 class Blend(IntEnum):
@@ -49,6 +50,10 @@ class Merge:
         self._variants = {}
         self.output = ctx.texture(size, 4)
         self.fbo = ctx.framebuffer(color_attachments=[self.output])
+        # exact-size layers are read texel for texel: a nearest sampler on unit 1
+        self.nearest = ctx.sampler(
+            filter=(moderngl.NEAREST, moderngl.NEAREST), repeat_x=False, repeat_y=False
+        )
 
     def variant(
         self, chaos: bool, masks: bool, mode: int, exact: bool = False
@@ -105,8 +110,12 @@ class Merge:
         mode = int(modes[0]) if len(modes) == 1 else -1
         exact = (layers.width, layers.height) == self.size
         prog, vao = self.variant(chaos > 0.0, resonance < 1.0, mode, exact)
+        if exact:
+            layers.use(EXACT_UNIT)
+            self.nearest.use(EXACT_UNIT)
         values: dict[str, object] = {
             "u_layers": 0,
+            "u_exact": EXACT_UNIT,
             "u_count": n,
             "u_resonance": float(resonance),
             "u_chaos": float(chaos),
@@ -120,6 +129,8 @@ class Merge:
                 prog[name].value = value  # type: ignore[union-attr]
         self.fbo.use()
         vao.render(moderngl.TRIANGLES, vertices=3)
+        if exact:
+            self.nearest.clear(EXACT_UNIT)  # a sampler object overrides any texture there
 
     def read(self) -> np.ndarray:
         """The merged image as (h, w, 3) uint8 (top row first when rendered with flip)."""
@@ -130,5 +141,5 @@ class Merge:
         for prog, vao in self._variants.values():
             vao.release()
             prog.release()
-        for obj in (self.fbo, self.output, self.slots):
+        for obj in (self.fbo, self.output, self.slots, self.nearest):
             obj.release()
