@@ -30,8 +30,9 @@ from watchdog.observers import Observer
 
 from engine.visuals.context import headless_context
 from engine.visuals.dialects import WARM_SIZE, detect, load_layer
+from engine.visuals.layers import LayerStack
 from engine.visuals.merge import BLEND_NAMES, Merge
-from engine.visuals.shaders import LayerSource, ShaderError, warm
+from engine.visuals.shaders import LayerSource, ShaderError
 
 log = logging.getLogger("oneiric.reload")
 
@@ -89,16 +90,15 @@ class Warmed:
     foreign: bool = False  # ISF or Shadertoy: the show loads the file again (a cache hit)
 
 
-def _warm_one(
-    ctx: moderngl.Context, target: moderngl.Framebuffer, path: Path, size: tuple[int, int]
-) -> tuple[str | None, bool]:
+def _warm_one(ctx: moderngl.Context, stack: LayerStack, path: Path) -> tuple[str | None, bool]:
     """Compile and draw a shader once; (the rig-dialect text compiled, foreign?)."""
     if detect(path) != "rig":
-        load_layer(ctx, path, size=size).release()
+        load_layer(ctx, path, size=stack.size).release()
         return None, True
     source = LayerSource.load(path)
     prog = source.compile(ctx)
-    warm(ctx, prog, target)
+    stack.warm(prog)  # in the show's own state, at the show's layer size
+    stack.forget(prog)
     prog.release()
     return source.code, False
 
@@ -106,11 +106,14 @@ def _warm_one(
 MERGE_REQUEST = "merge "  # "merge WxH EXACT": every build of merge.frag, not a file
 
 
-def merge_variants() -> list[tuple[bool, bool, int]]:
-    """Every (chaos, masks, mode) build a show can reach, the likeliest first."""
+def merge_variants(exact: bool = False) -> list[tuple[bool, bool, int, bool]]:
+    """Every (chaos, masks, mode, unroll) build a show can reach, the likeliest first."""
     modes = (-1, *range(len(BLEND_NAMES)))
-    return [(chaos, masks, mode) for chaos in (False, True) for masks in (True, False)
-            for mode in modes]  # fmt: skip
+    builds = [(chaos, masks, mode, False) for chaos in (False, True) for masks in (True, False)
+              for mode in modes]  # fmt: skip
+    if exact:  # calm, fused and exact: the unrolled loop too
+        builds += [(False, False, mode, True) for mode in modes]
+    return builds
 
 
 def _warm_merge(ctx: moderngl.Context, request: str) -> int:
@@ -119,13 +122,14 @@ def _warm_merge(ctx: moderngl.Context, request: str) -> int:
     size, exact = request.removeprefix(MERGE_REQUEST).split()
     w, h = (int(n) for n in size.split("x"))
     merge = Merge(ctx, (w, h))
+    builds = merge_variants(exact == "1")
     try:
-        for chaos, masks, mode in merge_variants():
-            merge.variant(chaos, masks, mode, exact == "1")
+        for chaos, masks, mode, unroll in builds:
+            merge.variant(chaos, masks, mode, exact == "1", unroll)
         ctx.finish()
     finally:
         merge.release()
-    return len(merge_variants())
+    return len(builds)
 
 
 def _worker(size: tuple[int, int]) -> None:
@@ -134,7 +138,7 @@ def _worker(size: tuple[int, int]) -> None:
     with contextlib.suppress(OSError):
         os.nice(15)  # the show's frames come first
     ctx = headless_context()
-    target = ctx.framebuffer(color_attachments=[ctx.texture_array((64, 36, 1), 4)])
+    stack = LayerStack(ctx, size, 1)
     for line in sys.stdin:
         raw, t0 = line.rstrip("\n"), time.perf_counter()
         answer: dict[str, Any] = {"path": raw}
@@ -144,13 +148,14 @@ def _worker(size: tuple[int, int]) -> None:
             print(json.dumps(answer), flush=True)
             continue
         try:
-            answer["code"], answer["foreign"] = _warm_one(ctx, target, Path(raw), size)
+            answer["code"], answer["foreign"] = _warm_one(ctx, stack, Path(raw))
         except ShaderError as exc:
             answer["error"] = [str(exc.path), exc.line, exc.message]
         except moderngl.Error as exc:  # a driver failure outside compile
             answer["error"] = [raw, 0, str(exc)]
         answer["seconds"] = time.perf_counter() - t0
         print(json.dumps(answer), flush=True)
+    stack.release()
     ctx.release()
 
 

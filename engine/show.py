@@ -36,7 +36,7 @@ from engine.visuals.dialects import LayerProgram, date_of, detect, load_layer
 from engine.visuals.layers import FIELD_NAMES, Draw, LayerStack
 from engine.visuals.merge import BLEND_NAMES, Merge, slot_table
 from engine.visuals.overlay import Overlay, OverlayState
-from engine.visuals.shaders import SHADER_DIR, LayerSource, find_layer, warm
+from engine.visuals.shaders import SHADER_DIR, LayerSource, find_layer
 
 PREROLL = 12.0  # seconds of signal generated before the show starts, so features are ready
 ANALYSIS_RATE = 10.0  # feature analyses per second per dreamer
@@ -363,7 +363,7 @@ class Show:
 
     def _compile(self, source: LayerSource) -> moderngl.Program:
         prog = source.compile(self.ctx)
-        warm(self.ctx, prog, self.layers.fbo)
+        self.layers.warm(prog)
         name = source.path.stem
         if "signal(" in source.code:
             self._uses_signals.add(name)

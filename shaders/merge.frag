@@ -31,8 +31,14 @@
 #define MODE -1
 #endif
 //   EXACT 1: layers are the output's size, so a layer's pixel is read, not filtered.
+//   UNROLL 1: eight slots an iteration (the rig sets it for exact layers with neither
+//     masks nor chaos, at 8 layers or more: there it runs about 1.7x faster; with
+//     filtered reads, masks or chaos the bigger loop is slower, so it stays off).
 #ifndef EXACT
 #define EXACT 0
+#endif
+#ifndef UNROLL
+#define UNROLL 0
 #endif
 #ifndef MAX_SLOTS
 #define MAX_SLOTS 512  // the rig sets this from the driver's uniform block size
@@ -174,9 +180,8 @@ void main() {
 #endif
     Stack s = Stack(vec3(u_count > 0 && first_mode == 2 ? 1.0 : 0.0), vec3(1.0), vec3(0.0));
     int i = 0;
-#if CHAOS == 0
-    // eight slots an iteration: llvmpipe cannot unroll a loop over a uniform count
-    // itself, and unrolled by hand the loop runs about 1.7x faster (bench/bench_render.py)
+#if UNROLL
+    // llvmpipe cannot unroll a loop over a uniform count itself
     for (; i + 7 < u_count; i += 8) {
         take(i, s); take(i + 1, s); take(i + 2, s); take(i + 3, s);
         take(i + 4, s); take(i + 5, s); take(i + 6, s); take(i + 7, s);

@@ -309,7 +309,7 @@ def test_a_live_show_warms_every_merge_build_in_the_background(gl):
             time.sleep(0.05)
         assert live.warmer.merge_warmed is not None, "the warm-up never answered"
         builds, _ = live.warmer.merge_warmed
-        assert builds == len(merge_variants()) == 2 * 2 * 7
+        assert builds == len(merge_variants()) == 2 * 2 * 7  # layers at half size: not exact
         show.params.set("/merge/chaos", 0.8, jump=True)  # a build the show had not used
         show.params.set("/merge/resonance", 0.3, jump=True)
         live.step()

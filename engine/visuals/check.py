@@ -22,7 +22,7 @@ import numpy as np
 
 from engine.visuals.dialects import SHADER_EXTENSIONS, date_of, detect, load_layer
 from engine.visuals.layers import DATA_TEXELS, FIELDS, SIGNAL_WIDTH, Draw, LayerStack
-from engine.visuals.shaders import LayerSource, ShaderError, warm
+from engine.visuals.shaders import LayerSource, ShaderError
 
 # a dreamer in light sleep (N2), mid-breath, between heartbeats: what the checker draws
 DREAMER = {
@@ -142,7 +142,7 @@ def _render_rig(ctx: moderngl.Context, stack: LayerStack, path: Path, frames: in
     program = LayerSource.load(path).compile(ctx)
     try:
         stack.upload(dreamer_row()[None, :], dreamer_signals())
-        warm(ctx, program, stack.fbo)
+        stack.warm(program)
         times = []
         for f in range(max(1, frames)):
             t0 = time.perf_counter()

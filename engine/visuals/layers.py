@@ -107,6 +107,15 @@ class LayerStack:
             if draw.fade < 1.0:
                 self.ctx.disable(moderngl.BLEND)
 
+    def warm(self, program: moderngl.Program) -> None:
+        """Draw `program` as a frame would (this stack's textures bound, instanced), then
+        blended as in a crossfade, and wait: drivers compile at the first draw, and
+        llvmpipe compiles a variant for each sampler and blend state it meets, so a warm-up
+        drawn in any other state leaves the show's first real draw to compile again."""
+        self.render([Draw(program, 0, 1)], time=0.0, dt=0.0, frame=0)
+        self.render([Draw(program, 0, 1, fade=0.5)], time=0.0, dt=0.0, frame=0)
+        self.ctx.finish()
+
     def read_layer(self, index: int) -> np.ndarray:
         """One layer as (h, w, 4) uint8, bottom row first (GL order); for tests and snapshots."""
         raw = self.texture.read()

@@ -11,6 +11,7 @@ from engine.visuals.shaders import SHADER_DIR, compile_program, lib
 
 MERGE_PATH = SHADER_DIR / "merge.frag"
 EXACT_UNIT = 1  # the texture unit of the nearest-filtered view of the layers
+UNROLL_FROM = 8  # layers from which an exact, fused, calm merge unrolls its loop
 
 
 class Blend(IntEnum):
@@ -56,17 +57,17 @@ class Merge:
         )
 
     def variant(
-        self, chaos: bool, masks: bool, mode: int, exact: bool = False
+        self, chaos: bool, masks: bool, mode: int, exact: bool = False, unroll: bool = False
     ) -> tuple[moderngl.Program, moderngl.VertexArray]:
         """The build of merge.frag for this kind of frame (see its header), compiled and
         drawn once on first use: drivers compile at the first draw."""
-        key = (int(chaos), int(masks), int(mode), int(exact))
+        key = (int(chaos), int(masks), int(mode), int(exact), int(unroll))
         found = self._variants.get(key)
         if found is None:
             version, _, body = self._source
             defines = "".join(
                 f"#define {k} {v}\n"
-                for k, v in zip(("CHAOS", "MASKS", "MODE", "EXACT"), key, strict=True)
+                for k, v in zip(("CHAOS", "MASKS", "MODE", "EXACT", "UNROLL"), key, strict=True)
             )
             prog = compile_program(
                 self.ctx,
@@ -109,7 +110,9 @@ class Merge:
         modes = np.unique(slots[:, 1]) if n else np.zeros(1)
         mode = int(modes[0]) if len(modes) == 1 else -1
         exact = (layers.width, layers.height) == self.size
-        prog, vao = self.variant(chaos > 0.0, resonance < 1.0, mode, exact)
+        chaotic, masks = chaos > 0.0, resonance < 1.0
+        unroll = exact and not (chaotic or masks) and n >= UNROLL_FROM
+        prog, vao = self.variant(chaotic, masks, mode, exact, unroll)
         if exact:
             layers.use(EXACT_UNIT)
             self.nearest.use(EXACT_UNIT)

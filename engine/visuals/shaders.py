@@ -128,17 +128,3 @@ class LayerSource:
             geometry=lib("layer.geom"),
             fragment=self.fragment(),
         )
-
-
-def warm(ctx: moderngl.Context, program: moderngl.Program, target: moderngl.Framebuffer) -> None:
-    """Draw once so the driver's deferred compile happens now, not mid-show; and once
-    more with blending on, the state of a crossfade, which llvmpipe compiles apart."""
-    vao = ctx.vertex_array(program, [])
-    target.use()
-    vao.render(moderngl.TRIANGLES, vertices=3, instances=1)
-    ctx.enable(moderngl.BLEND)
-    ctx.blend_func = moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA
-    vao.render(moderngl.TRIANGLES, vertices=3, instances=1)
-    ctx.disable(moderngl.BLEND)
-    ctx.finish()
-    vao.release()
