@@ -20,6 +20,7 @@ import moderngl
 import numpy as np
 
 from engine.audio.engine import PATCH_DIR, AudioEngine, AudioError
+from engine.audio.remote import RemoteAudio
 from engine.clock import Tick
 from engine.dreamers import GROUP_PARAMS, Dreamer, Source
 from engine.features import resonance
@@ -133,7 +134,7 @@ class Show:
         self._apply_values(spec)
         self._check_cues(spec.cues)
 
-        self.audio: AudioEngine | None = None
+        self.audio: AudioEngine | RemoteAudio | None = None
         self.audio_notice = ""
         self.audio_driver = audio_driver
         if audio:
@@ -149,20 +150,27 @@ class Show:
     def _mapping(self, name: str) -> Mapping | None:
         return Mapping(find_mapping(name, self.folders.mappings)) if name else None
 
-    def _open_audio(self, mode: str) -> AudioEngine:
+    def _open_audio(self, mode: str) -> AudioEngine | RemoteAudio:
         """mode "auto": a sound device if there is one, else computed without playing.
         The driver (`audio_driver`): "portaudio", "jack", or "auto" (PortAudio's
         default device, then a running JACK server)."""
         spec = self.spec
 
-        def engine(kind: str, driver: str | None = None) -> AudioEngine:
+        def engine(kind: str, driver: str | None = None) -> AudioEngine | RemoteAudio:
+            if kind == "realtime":  # its own process: its callback never waits on our GIL
+                return RemoteAudio(
+                    sr=spec.sample_rate,
+                    fps=self.fps,
+                    seed=spec.seed,
+                    patch_dir=self.folders.patches,
+                    driver=driver,
+                )
             return AudioEngine(
                 sr=spec.sample_rate,
                 fps=self.fps,
                 seed=spec.seed,
                 mode=kind,
                 patch_dir=self.folders.patches,
-                driver=driver,
             )
 
         if mode in ("auto", "realtime"):
@@ -577,7 +585,8 @@ class Show:
             self.audio.set_gain(d.path, gain, ramp)
         self.audio.set_master("volume", self.params.get("/master/volume"), ramp)
         self.audio.set_master("reverb", self.params.get("/master/reverb"), ramp)
-        if self.audio.mode != "manual":
+        self.audio.commit()
+        if not isinstance(self.audio, AudioEngine) or self.audio.mode != "manual":
             return None  # a sound device plays it; nothing comes back per frame
         block = self.audio.process_frame()
         self._last_mono = block.mean(axis=1)  # what audio-reactive layers hear next frame

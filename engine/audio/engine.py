@@ -574,6 +574,10 @@ class AudioEngine:
         self._master_out = self._make_master(self.master_patch)
         self._output(self._master_out)
 
+    def commit(self) -> None:
+        """The frame's controls are all set (they apply at once here; a RemoteAudio
+        sends them now)."""
+
     def start_recording(self, path: Path) -> None:
         """Realtime: write what plays (the master, after the clip) to a float WAV until
         :meth:`stop_recording`; pyo's server does it from the audio thread."""

@@ -1,0 +1,187 @@
+"""Realtime sound in a process of its own.
+
+pyo's audio callback takes the Python GIL for every buffer, and the show's frame loop
+holds it through each draw and readback: in one process, a 256-frame JACK period
+(5.3 ms) is missed whenever a frame's GL work outlasts it, and the PA hears the xrun.
+So a live show's realtime engine runs in a child process (:class:`RemoteAudio`) with
+its own interpreter and GIL; the frame loop only sends it messages:
+
+- the per-frame controls (`set`, `set_gain`, `set_master`) are queued and go as one
+  message at :meth:`RemoteAudio.commit`, once a frame;
+- `add_voice`, `reload_patch`, `start_recording`, `stop_recording` wait for the
+  answer, so a patch that raises comes back as the same :class:`PatchError` (name,
+  file, line) and the live loop reports it as before.
+
+If the show's process dies, the pipe closes and the child stops its server and exits.
+Offline rendering keeps the engine in-process: manual mode has no callback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from engine.audio.engine import AudioError, PatchError
+
+log = logging.getLogger(__name__)
+START_TIMEOUT = 60.0  # seconds for the child to import pyo and boot its server
+CALL_TIMEOUT = 30.0
+QUEUED = ("set", "set_gain", "set_master")
+CALLS = ("add_voice", "remove_voice", "reload_patch", "start_recording", "stop_recording")
+
+
+def _serve(conn: Connection, options: dict[str, Any]) -> None:
+    """The child: one realtime AudioEngine, driven by messages until the pipe closes."""
+    os.environ.setdefault("PYO_GUI_WX", "0")
+    from engine.audio.engine import AudioEngine
+
+    try:
+        engine = AudioEngine(mode="realtime", **options)
+    except (AudioError, ValueError) as exc:
+        conn.send(("error", str(exc)))
+        return
+    conn.send(("ready", engine.sr, engine.driver))
+    try:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                break  # the show is gone
+            kind = message[0]
+            if kind == "close":
+                break
+            if kind == "queued":
+                for name, args in message[1]:
+                    getattr(engine, name)(*args)
+                continue
+            _, name, args = message
+            try:
+                conn.send(("ok", getattr(engine, name)(*args)))
+            except PatchError as exc:
+                path = str(exc.path) if exc.path else None
+                conn.send(("patch", exc.name, exc.detail, path, exc.line, exc.traceback))
+            except Exception as exc:  # reported to the show, which goes on
+                conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        engine.close()
+
+
+class RemoteAudio:
+    """The realtime AudioEngine's interface, served by a child process."""
+
+    mode = "realtime"
+
+    def __init__(
+        self,
+        *,
+        sr: int = 48000,
+        nchnls: int = 2,
+        fps: float = 30.0,
+        seed: int = 0,
+        patch_dir: Path | None = None,
+        driver: str | None = None,
+        master: str = "master",
+    ) -> None:
+        options: dict[str, Any] = {"sr": sr, "nchnls": nchnls, "fps": fps, "seed": seed}
+        options.update(driver=driver, master=master)
+        if patch_dir is not None:
+            options["patch_dir"] = Path(patch_dir)
+        spawn = multiprocessing.get_context("spawn")  # no GL context or threads inherited
+        self._conn, child = spawn.Pipe()
+        self._process = spawn.Process(
+            target=_serve, args=(child, options), name="oneiric-audio", daemon=True
+        )
+        self._process.start()
+        child.close()
+        self._queue: list[tuple[str, tuple[Any, ...]]] = []
+        self.recording: Path | None = None
+        answer = self._receive(START_TIMEOUT)
+        if answer[0] != "ready":
+            self._stop()
+            raise AudioError(str(answer[1]))
+        _, self.sr, self.driver = answer
+        self.pid = self._process.pid
+
+    # the per-frame controls: queued, sent once a frame
+    def set(self, key: str, control: str, value: float, ramp: float = 0.05) -> None:
+        self._queue.append(("set", (key, control, float(value), float(ramp))))
+
+    def set_gain(self, key: str, gain: float, ramp: float = 0.05) -> None:
+        self._queue.append(("set_gain", (key, float(gain), float(ramp))))
+
+    def set_master(self, control: str, value: float, ramp: float = 0.05) -> None:
+        self._queue.append(("set_master", (control, float(value), float(ramp))))
+
+    def commit(self) -> None:
+        """Send this frame's controls in one message."""
+        if self._queue and self._process.is_alive():
+            queued, self._queue = self._queue, []
+            try:
+                self._conn.send(("queued", queued))
+            except (BrokenPipeError, OSError):
+                log.error("audio: the sound process is gone")
+        self._queue.clear()
+
+    # calls that answer
+    def add_voice(self, key: str, patch: str, controls: dict[str, float] | None = None) -> None:
+        self._call("add_voice", key, patch, controls)
+
+    def remove_voice(self, key: str) -> None:
+        self._call("remove_voice", key)
+
+    def reload_patch(self, patch: str) -> list[str]:
+        keys: list[str] = self._call("reload_patch", patch)
+        return keys
+
+    def start_recording(self, path: Path) -> None:
+        self._call("start_recording", Path(path))
+        self.recording = Path(path)
+
+    def stop_recording(self, settle: float = 1.0) -> Path | None:
+        self.recording = None
+        path: Path | None = self._call("stop_recording", settle)
+        return path
+
+    def _call(self, name: str, *args: Any) -> Any:
+        self.commit()  # what was queued first happens first
+        try:
+            self._conn.send(("call", name, args))
+        except (BrokenPipeError, OSError):
+            raise AudioError("the sound process is gone") from None
+        answer = self._receive(CALL_TIMEOUT)
+        if answer[0] == "ok":
+            return answer[1]
+        if answer[0] == "patch":
+            _, patch, detail, path, line, trace = answer
+            exc = PatchError(patch, detail, Path(path) if path else None, line)
+            exc.traceback = trace
+            raise exc
+        raise AudioError(str(answer[1]))
+
+    def _receive(self, timeout: float) -> tuple[Any, ...]:
+        if not self._conn.poll(timeout):
+            return ("error", f"the sound process did not answer in {timeout:g} s")
+        try:
+            answer: tuple[Any, ...] = self._conn.recv()
+        except (EOFError, OSError):
+            return ("error", "the sound process is gone")
+        return answer
+
+    def close(self) -> None:
+        """Stop the server and the process; safe to call twice."""
+        if self._process.is_alive():
+            with contextlib.suppress(BrokenPipeError, OSError):
+                self._conn.send(("close",))
+        self._stop()
+
+    def _stop(self) -> None:
+        self._process.join(timeout=10.0)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+        self._conn.close()
