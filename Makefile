@@ -3,15 +3,17 @@
 # the Debian packages the real tools need (Mesa EGL for headless GL, Xvfb so the
 # windowed path is tested on a virtual display, liblo-tools for an independent OSC
 # sender, jackd2 so realtime sound and MIDI run through a real JACK server on its
-# dummy driver) where they are missing.
+# dummy driver, libasound2-plugins whose ALSA JACK plugin gives PortAudio a device
+# there) where they are missing.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 APT_PACKAGES := libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 xvfb liblo-tools
-# installed without their recommends (jackd2's: qjackctl and a desktop's worth of Qt)
-APT_BARE := jackd2
+# installed without their recommends (jackd2's: qjackctl and a desktop's worth of Qt;
+# libasound2-plugins': PulseAudio)
+APT_BARE := jackd2 libasound2-plugins
 SET ?= presets/sets/demo.toml
 OUT ?= out/demo.mp4
 

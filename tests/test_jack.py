@@ -8,6 +8,7 @@ jackd2 (Debian); without jackd these tests are skipped and say why.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import subprocess
@@ -370,3 +371,70 @@ def test_the_sound_process_goes_when_the_show_dies(jack):
     finally:
         if show.poll() is None:
             show.kill()
+
+
+ALSA_JACK = next(iter(Path("/usr/lib").glob("*/alsa-lib/libasound_module_pcm_jack.so")), None)
+ASOUND = """pcm_type.jack {{
+    lib "{lib}"
+}}
+pcm.!default {{
+    type jack
+    playback_ports {{
+        0 system:playback_1
+        1 system:playback_2
+    }}
+    capture_ports {{
+        0 system:capture_1
+        1 system:capture_2
+    }}
+}}
+"""  # ALSA's default device routed into JACK (libasound2-plugins): a paced device
+
+
+def feeding_the_speakers(server: str) -> list[str]:
+    """The ports of other clients connected to system:playback_1."""
+    lines = jack_ports(server, "-c").splitlines()
+    return [a for a, b in itertools.pairwise(lines)
+            if b.strip() == "system:playback_1" and not a.startswith((" ", "system:"))]  # fmt: skip
+
+
+@pytest.mark.skipif(ALSA_JACK is None, reason="ALSA's JACK plugin (libasound2-plugins) is missing")
+def test_live_plays_through_portaudio_on_an_alsa_device(jack, tmp_path):
+    """The PortAudio path (what a laptop's sound card uses): PortAudio opens ALSA's
+    default device, which ALSA's JACK plugin carries into the JACK graph."""
+    conf = tmp_path / "asound.conf"
+    conf.write_text(ASOUND.format(lib=ALSA_JACK))
+    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    env["ALSA_CONFIG_PATH"] = str(conf)
+    out = tmp_path / "night.mp4"
+    cmd = [sys.executable, str(ROOT / "performance.py"), "live", "presets/sets/ritual.toml"]
+    cmd += ["--size", "96x54", "--duration", "3", "--no-watch", "--audio", "portaudio"]
+    live = subprocess.Popen(
+        [*cmd, "--record", str(out)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not feeding_the_speakers(jack):
+            assert live.poll() is None, live.communicate()[1][-2000:]
+            assert time.monotonic() < deadline, "nothing from the rig reached the speakers"
+            time.sleep(0.1)
+        _, err = live.communicate(timeout=60)
+    finally:
+        if live.poll() is None:
+            live.kill()
+    assert live.returncode == 0, err[-2000:]
+    assert f"sound: portaudio at {RATE} Hz" in err and "no sound device" not in err, err[-2000:]
+    from imageio_ffmpeg import count_frames_and_secs
+
+    from engine.visuals.sinks import ffmpeg_exe
+
+    frames, _ = count_frames_and_secs(str(out))
+    decoded = subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-i", str(out), "-map", "0:a", "-f", "f32le", "-ac", "2",
+         "-ar", str(RATE), "-"],
+        capture_output=True, check=True,
+    )  # fmt: skip
+    sound = np.frombuffer(decoded.stdout, "<f4").reshape(-1, 2)
+    assert abs(len(sound) / RATE - frames / 30) < 0.25, "the device kept real time"
+    assert np.sqrt((sound**2).mean()) > 0.005
