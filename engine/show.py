@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime
 import math
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -155,46 +154,23 @@ class Show:
         The driver (`audio_driver`): "portaudio", "jack", or "auto" (PortAudio's
         default device, then a running JACK server)."""
         spec = self.spec
-
-        def engine(kind: str, driver: str | None = None) -> AudioEngine | RemoteAudio:
-            if kind == "realtime":  # its own process: its callback never waits on our GIL
-                return RemoteAudio(
-                    sr=spec.sample_rate,
-                    fps=self.fps,
-                    seed=spec.seed,
-                    patch_dir=self.folders.patches,
-                    driver=driver,
-                )
-            return AudioEngine(
-                sr=spec.sample_rate,
-                fps=self.fps,
-                seed=spec.seed,
-                mode=kind,
-                patch_dir=self.folders.patches,
-            )
-
+        options: dict[str, Any] = {"sr": spec.sample_rate, "fps": self.fps, "seed": spec.seed}
+        options["patch_dir"] = self.folders.patches
         if mode in ("auto", "realtime"):
-            drivers = ("portaudio", "jack") if self.audio_driver == "auto" else (self.audio_driver,)
+            trying = self.audio_driver == "auto"
+            drivers = ("portaudio", "jack") if trying else (self.audio_driver,)
             failed = []
             for driver in drivers:
-                # auto: a running JACK server only (libjack would otherwise start one)
-                quiet = driver == "jack" and self.audio_driver == "auto"
-                before = os.environ.get("JACK_NO_START_SERVER")
-                if quiet:
-                    os.environ["JACK_NO_START_SERVER"] = "1"
-                try:
-                    return engine("realtime", driver)
+                try:  # its own process: its callback never waits on our GIL
+                    return RemoteAudio(driver=driver, jack_autostart=not trying, **options)
                 except AudioError as exc:
                     failed.append(str(exc))
-                finally:
-                    if quiet and before is None:
-                        del os.environ["JACK_NO_START_SERVER"]
             if mode == "realtime":
                 raise AudioError("; ".join(failed))
             self.audio_notice = (
                 f"no sound device ({'; '.join(failed)}): audio is computed, not played"
             )
-        return engine("manual")
+        return AudioEngine(mode="manual", **options)
 
     def _make_dreamers(self) -> list[Dreamer]:
         total = self.spec.dreamer_count

@@ -38,6 +38,7 @@ CALLS = ("add_voice", "remove_voice", "reload_patch", "start_recording", "stop_r
 def _serve(conn: Connection, options: dict[str, Any]) -> None:
     """The child: one realtime AudioEngine, driven by messages until the pipe closes."""
     os.environ.setdefault("PYO_GUI_WX", "0")
+    os.environ.update(options.pop("environ", {}))  # this process's own: libjack reads it
     from engine.audio.engine import AudioEngine
 
     try:
@@ -76,21 +77,12 @@ class RemoteAudio:
 
     mode = "realtime"
 
-    def __init__(
-        self,
-        *,
-        sr: int = 48000,
-        nchnls: int = 2,
-        fps: float = 30.0,
-        seed: int = 0,
-        patch_dir: Path | None = None,
-        driver: str | None = None,
-        master: str = "master",
-    ) -> None:
-        options: dict[str, Any] = {"sr": sr, "nchnls": nchnls, "fps": fps, "seed": seed}
-        options.update(driver=driver, master=master)
-        if patch_dir is not None:
-            options["patch_dir"] = Path(patch_dir)
+    def __init__(self, *, jack_autostart: bool = True, **options: Any) -> None:
+        """`options`: the AudioEngine's own keyword arguments (its mode is realtime).
+        `jack_autostart=False`: use a JACK server only if one is running (libjack would
+        otherwise try to start one), as a show trying devices in turn wants."""
+        if not jack_autostart:
+            options["environ"] = {"JACK_NO_START_SERVER": "1"}
         spawn = multiprocessing.get_context("spawn")  # no GL context or threads inherited
         self._conn, child = spawn.Pipe()
         self._process = spawn.Process(
@@ -118,14 +110,13 @@ class RemoteAudio:
         self._queue.append(("set_master", (control, float(value), float(ramp))))
 
     def commit(self) -> None:
-        """Send this frame's controls in one message."""
-        if self._queue and self._process.is_alive():
-            queued, self._queue = self._queue, []
+        """Send this frame's controls in one message (dropped if the child is gone)."""
+        queued, self._queue = self._queue, []
+        if queued and self._process.is_alive():
             try:
                 self._conn.send(("queued", queued))
             except (BrokenPipeError, OSError):
                 log.error("audio: the sound process is gone")
-        self._queue.clear()
 
     # calls that answer
     def add_voice(self, key: str, patch: str, controls: dict[str, float] | None = None) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import struct
 import subprocess
 import tempfile
 from fractions import Fraction
@@ -26,8 +27,6 @@ class SinkError(RuntimeError):
 def wav_seconds(path: Path) -> float:
     """A RIFF/WAVE file's length from its fmt and data chunks (any sample format,
     float included, which the wave module does not read); 0.0 if it is not one."""
-    import struct
-
     try:
         data = path.read_bytes()
     except OSError:
