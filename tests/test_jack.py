@@ -21,11 +21,11 @@ from pathlib import Path
 import mido
 import numpy as np
 import pytest
+from conftest import LIVE, ROOT, headless_env, probe
 
 from engine.audio.engine import AudioEngine
 from engine.visuals.sinks import wav_seconds
 
-ROOT = Path(__file__).resolve().parents[1]
 JACKD = shutil.which("jackd")
 pytestmark = pytest.mark.skipif(
     JACKD is None, reason="jackd is not installed (Debian jackd2; make test installs it)"
@@ -104,9 +104,8 @@ def test_realtime_audio_is_paced_by_jack_and_routed_to_the_speakers(jack):
 
 
 def test_live_plays_the_show_into_jack_and_another_client_records_it(jack, tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
-    cmd = [sys.executable, str(ROOT / "performance.py"), "live", "presets/sets/ritual.toml"]
-    cmd += ["--size", "64x36", "--duration", "6", "--no-watch", "--audio", "jack"]
+    env = headless_env()
+    cmd = [*LIVE, "--size", "64x36", "--duration", "6", "--no-watch", "--audio", "jack"]
     live = subprocess.Popen(
         cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -143,9 +142,8 @@ def test_live_plays_the_show_into_jack_and_another_client_records_it(jack, tmp_p
 def test_live_without_a_jack_server_says_so_and_plays_on(monkeypatch, tmp_path):
     monkeypatch.setenv("JACK_DEFAULT_SERVER", f"oneiric-none-{os.getpid()}")
     monkeypatch.setenv("JACK_NO_START_SERVER", "1")
-    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
-    cmd = [sys.executable, str(ROOT / "performance.py"), "live", "presets/sets/ritual.toml"]
-    cmd += ["--size", "64x36", "--duration", "0.5", "--no-watch", "--audio", "jack"]
+    env = headless_env()
+    cmd = [*LIVE, "--size", "64x36", "--duration", "0.5", "--no-watch", "--audio", "jack"]
     run = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     notice = [x for x in run.stderr.splitlines() if "no sound device" in x]
@@ -223,27 +221,16 @@ def test_a_controller_over_jack_midi_drives_the_show_and_gets_its_leds(
 
 
 def test_live_record_keeps_the_sound_that_played_in_step_with_the_picture(jack, tmp_path):
-    from imageio_ffmpeg import count_frames_and_secs
-
-    from engine.visuals.sinks import ffmpeg_exe
-
     out = tmp_path / "night.mp4"
-    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
-    cmd = [sys.executable, str(ROOT / "performance.py"), "live", "presets/sets/ritual.toml"]
-    cmd += ["--size", "96x54", "--duration", "4", "--no-watch", "--audio", "jack"]
+    env = headless_env()
+    cmd = [*LIVE, "--size", "96x54", "--duration", "4", "--no-watch", "--audio", "jack"]
     run = subprocess.run(
         [*cmd, "--record", str(out)], cwd=ROOT, env=env, capture_output=True, text=True,
         timeout=120,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
     assert "sound: jack" in run.stderr
-    frames, _ = count_frames_and_secs(str(out))
-    decoded = subprocess.run(
-        [ffmpeg_exe(), "-v", "error", "-i", str(out), "-map", "0:a", "-f", "f32le", "-ac", "2",
-         "-ar", str(RATE), "-"],
-        capture_output=True, check=True,
-    )  # fmt: skip
-    sound = np.frombuffer(decoded.stdout, "<f4").reshape(-1, 2)
+    frames, _, _, sound = probe(out)  # the sound at the file's rate: JACK's
     seconds = len(sound) / RATE
     assert 3.5 <= frames / 30 <= 4.6, frames  # the picture covers the wall-clock show
     assert abs(seconds - frames / 30) < 0.25, (seconds, frames)  # and the sound with it
@@ -256,7 +243,6 @@ def test_recording_repeats_frames_for_dropped_slots_and_times_the_wav(jack, gl, 
     from engine.render import load_set
     from engine.sets import SET_DIR
     from engine.show import Show
-    from engine.visuals.sinks import wav_seconds
 
     show = Show(
         load_set(SET_DIR / "ritual.toml"), gl, size=(32, 18), audio_mode="realtime",
@@ -282,18 +268,9 @@ def test_recording_repeats_frames_for_dropped_slots_and_times_the_wav(jack, gl, 
         show.close()
     assert not wav.exists(), "the sound file is merged and removed"
     assert rec.shortfall == 0.0  # 0.5 s of sound for 7 frames (0.23 s) of picture
-    from imageio_ffmpeg import count_frames_and_secs
-
-    from engine.visuals.sinks import ffmpeg_exe
-
-    assert count_frames_and_secs(str(out))[0] == 7
-    decoded = subprocess.run(
-        [ffmpeg_exe(), "-v", "error", "-i", str(out), "-map", "0:a", "-f", "f32le", "-ac", "2",
-         "-ar", str(RATE), "-"],
-        capture_output=True, check=True,
-    )  # fmt: skip
-    seconds = len(decoded.stdout) / 8 / RATE
-    assert abs(seconds - 7 / 30) < 0.03, "the sound is cut where the picture ends"
+    frames, _, _, sound = probe(out)
+    assert frames == 7
+    assert abs(len(sound) / RATE - 7 / 30) < 0.03, "the sound is cut where the picture ends"
     # wav_seconds reads any RIFF/WAVE: one written here, 16-bit, 0.25 s
     plain = tmp_path / "plain.wav"
     with wave.open(str(plain), "wb") as w:
@@ -404,11 +381,10 @@ def test_live_plays_through_portaudio_on_an_alsa_device(jack, tmp_path):
     default device, which ALSA's JACK plugin carries into the JACK graph."""
     conf = tmp_path / "asound.conf"
     conf.write_text(ASOUND.format(lib=ALSA_JACK))
-    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    env = headless_env()
     env["ALSA_CONFIG_PATH"] = str(conf)
     out = tmp_path / "night.mp4"
-    cmd = [sys.executable, str(ROOT / "performance.py"), "live", "presets/sets/ritual.toml"]
-    cmd += ["--size", "96x54", "--duration", "3", "--no-watch", "--audio", "portaudio"]
+    cmd = [*LIVE, "--size", "96x54", "--duration", "3", "--no-watch", "--audio", "portaudio"]
     live = subprocess.Popen(
         [*cmd, "--record", str(out)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True,
@@ -425,16 +401,6 @@ def test_live_plays_through_portaudio_on_an_alsa_device(jack, tmp_path):
             live.kill()
     assert live.returncode == 0, err[-2000:]
     assert f"sound: portaudio at {RATE} Hz" in err and "no sound device" not in err, err[-2000:]
-    from imageio_ffmpeg import count_frames_and_secs
-
-    from engine.visuals.sinks import ffmpeg_exe
-
-    frames, _ = count_frames_and_secs(str(out))
-    decoded = subprocess.run(
-        [ffmpeg_exe(), "-v", "error", "-i", str(out), "-map", "0:a", "-f", "f32le", "-ac", "2",
-         "-ar", str(RATE), "-"],
-        capture_output=True, check=True,
-    )  # fmt: skip
-    sound = np.frombuffer(decoded.stdout, "<f4").reshape(-1, 2)
+    frames, _, _, sound = probe(out)  # the sound at the file's rate: JACK's
     assert abs(len(sound) / RATE - frames / 30) < 0.25, "the device kept real time"
     assert np.sqrt((sound**2).mean()) > 0.005

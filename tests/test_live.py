@@ -185,20 +185,19 @@ def display():
 
 def test_live_in_a_window_and_headless_with_a_recording(tmp_path, display):
     import subprocess
-    import sys
 
-    root = Path(__file__).resolve().parents[1]
-    base = [sys.executable, str(root / "performance.py"), "live", "presets/sets/ritual.toml"]
-    base += ["--size", "160x90", "--duration", "1.5", "--no-watch"]
+    from conftest import LIVE, ROOT
+
+    base = [*LIVE, "--size", "160x90", "--duration", "1.5", "--no-watch"]
     env = {**os.environ, "DISPLAY": display}
-    shown = subprocess.run(base, capture_output=True, text=True, cwd=root, env=env, timeout=120)
+    shown = subprocess.run(base, capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
     assert shown.returncode == 0, shown.stderr
     assert "running headless" not in shown.stderr  # it opened a window
     assert "played" in shown.stdout
     out = tmp_path / "live.mp4"
     env.pop("DISPLAY")
     rec = subprocess.run(
-        [*base, "--record", str(out)], capture_output=True, text=True, cwd=root, env=env
+        [*base, "--record", str(out)], capture_output=True, text=True, cwd=ROOT, env=env
     )
     assert rec.returncode == 0, rec.stderr
     assert "no display: running headless" in rec.stderr

@@ -119,17 +119,15 @@ def test_a_virtual_port_plays_the_show_and_gets_feedback(gl):
 
 
 def test_live_with_a_virtual_port_says_so_or_notices_there_is_no_midi(tmp_path):
-    import os
     import subprocess
-    import sys
-    from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
-    cmd = [sys.executable, str(root / "performance.py"), "live", "presets/sets/ritual.toml"]
-    cmd += ["--size", "64x36", "--duration", "0.5", "--no-watch", "--midi", "Oneiric"]
+    from conftest import LIVE, ROOT, headless_env
+
+    cmd = [*LIVE, "--size", "64x36", "--duration", "0.5", "--no-watch", "--midi", "Oneiric"]
     cmd += ["--midi-virtual", "--controller", "akai-apc-mini"]
-    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
-    run = subprocess.run(cmd, capture_output=True, text=True, cwd=root, env=env, timeout=120)
+    run = subprocess.run(
+        cmd, capture_output=True, text=True, cwd=ROOT, env=headless_env(), timeout=120
+    )
     assert run.returncode == 0, run.stderr
     assert "played" in run.stdout  # the show went on either way
     notices = [x for x in run.stderr.splitlines() if x.startswith("notice:") and "MIDI" in x]

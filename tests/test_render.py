@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
-import imageio_ffmpeg
 import numpy as np
 import pytest
+from conftest import probe
 
 from engine.clock import FrameClock
 from engine.render import load_set, render
 from engine.sets import SET_DIR
 from engine.show import Show
-from engine.visuals.sinks import ffmpeg_exe
 
 SMALL = """
 [set]
@@ -53,20 +51,6 @@ def test_same_set_and_seed_give_the_same_frames_and_samples(tmp_path):
     other = render(write_set(tmp_path, "t", seed=2), None, progress=False)
     assert not set(other.frame_hashes) & set(a.frame_hashes)
     assert other.audio_hash != a.audio_hash
-
-
-def probe(path: Path) -> tuple[int, tuple[int, int], float, np.ndarray]:
-    """Frame count, size and fps from the file's video stream; its decoded audio."""
-    reader = imageio_ffmpeg.read_frames(str(path))
-    meta = reader.__next__()
-    frames = sum(1 for _ in reader)
-    pcm = subprocess.run(
-        [ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "f32le", "-ac", "2", "-"],
-        capture_output=True,
-        check=True,
-    ).stdout
-    audio = np.frombuffer(pcm, "<f4").reshape(-1, 2)
-    return frames, tuple(meta["size"]), float(meta["fps"]), audio
 
 
 def test_rendered_file_has_the_frames_size_fps_and_sound_asked_for(tmp_path):

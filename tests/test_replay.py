@@ -6,11 +6,10 @@ import hashlib
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from conftest import LIVE, ROOT
 
 from engine import record, sets
 from engine.clock import RealtimeClock
@@ -18,7 +17,6 @@ from engine.live import Live
 from engine.replay import replay
 from engine.show import Folders, Show
 
-ROOT = Path(__file__).resolve().parents[1]
 SET = """
 [set]
 duration = 60.0
@@ -92,8 +90,7 @@ def test_replay_shows_the_frames_that_were_shown_live(tmp_path, gl):
 
 def test_a_live_session_killed_mid_show_still_loads_and_replays(tmp_path):
     log_path = tmp_path / "killed.oneiric"
-    cmd = [sys.executable, str(ROOT / "performance.py"), "live", "presets/sets/ritual.toml"]
-    cmd += ["--headless", "--size", "96x54", "--no-watch", "--record-session", str(log_path)]
+    cmd = [*LIVE, "--headless", "--size", "96x54", "--no-watch", "--record-session", str(log_path)]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while not (log_path.exists() and log_path.stat().st_size > 3000):
