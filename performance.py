@@ -305,9 +305,9 @@ def cmd_live(args: argparse.Namespace) -> int:
 def cmd_learn(args: argparse.Namespace) -> int:
     import time
 
+    from engine.midi.bindings import controller_path
     from engine.midi.learn import Learner
     from engine.midi.ports import MidiInput, MidiUnavailable
-    from engine.midi.rig import CONTROLLER_DIR
 
     try:
         port = MidiInput(args.port)
@@ -322,7 +322,7 @@ def cmd_learn(args: argparse.Namespace) -> int:
         for msg in port.drain():
             binding = learner.observe(msg, time.perf_counter())
             if binding is not None:
-                path = CONTROLLER_DIR / f"{args.controller}.toml"
+                path = controller_path(args.controller)
                 learner.save(path)
                 print(f"{args.param} <- {msg} (saved in {path})")
                 return 0

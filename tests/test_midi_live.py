@@ -14,8 +14,9 @@ from test_midi_maps import StandInBackend, StandInPort
 
 from engine.clock import FrameClock
 from engine.live import Live
+from engine.midi.bindings import CONTROLLER_DIR
 from engine.midi.clock import TEMPO_SOURCES
-from engine.midi.rig import CONTROLLER_DIR, MidiRig
+from engine.midi.rig import MidiRig
 from engine.render import load_set
 from engine.sets import SET_DIR
 from engine.show import Show

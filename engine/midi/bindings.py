@@ -433,11 +433,16 @@ def parse_bindings(data: dict[str, Any], path: Path) -> BindingMap:
     return BindingMap(name, bindings, port=port, path=path)
 
 
+def controller_path(name: str | Path) -> Path:
+    """A controller map's file: a path as given (a file, or a name with a suffix), else
+    the map of that name in presets/controllers/."""
+    path = Path(name)
+    return path if path.is_file() or path.suffix else CONTROLLER_DIR / f"{path}.toml"
+
+
 def load_bindings(path: Path | str) -> BindingMap:
     """Read and check a controller map; errors name the file and the field."""
-    path = Path(path)
-    if not path.is_file() and not path.suffix:
-        path = CONTROLLER_DIR / f"{path}.toml"
+    path = controller_path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as e:

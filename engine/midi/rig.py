@@ -18,7 +18,7 @@ from pathlib import Path
 import mido
 
 from engine.events import Event
-from engine.midi.bindings import BindingMap, load_bindings
+from engine.midi.bindings import BindingMap, controller_path, load_bindings
 from engine.midi.clock import TEMPO_SOURCES, ClockIn, ClockOut
 from engine.midi.control import apply_midi
 from engine.midi.feedback import feedback_changes, feedback_messages, load_map
@@ -36,7 +36,6 @@ from engine.params import Value
 
 log = logging.getLogger("oneiric.midi")
 CLOCK_TYPES = ("clock", "start", "stop", "continue", "songpos")
-CONTROLLER_DIR = Path(__file__).resolve().parents[2] / "presets" / "controllers"
 
 
 class VirtualInput:
@@ -66,8 +65,7 @@ class MidiRig:
 
         `virtual`: instead of opening the controller's port, create an in/out pair
         named `port` that other software (a DAW, a sequencer, a bridge) connects to."""
-        given = Path(controller)
-        self.path = given if given.suffix else CONTROLLER_DIR / f"{controller}.toml"
+        self.path = controller_path(controller)
         self.bindings: BindingMap = load_bindings(self.path)
         self.map = load_map(self.path)
         self.input: MidiInput | VirtualInput
