@@ -117,6 +117,11 @@ def is_shadertoy(code: str) -> bool:
     return bool(MAIN_IMAGE.search(strip_comments(code)))
 
 
+def line_at(text: str, pos: int, first: int = 1) -> int:
+    """The line of `text` that character `pos` is on, counting from `first`."""
+    return first + text.count("\n", 0, pos)
+
+
 @dataclass(slots=True)
 class Tab:
     """One of the site's tabs: "Common", "A".."D" (Buffer A-D) or "Image"."""
@@ -142,21 +147,21 @@ def split_tabs(path: Path, code: str) -> dict[str, Tab]:
         tabs = {}
         for i, m in enumerate(heads):
             name = m[2].upper() if m[2] else m[1].capitalize()
-            at = code.count("\n", 0, m.start()) + 1
+            at = line_at(code, m.start())
             if name in tabs:
                 raise ShaderError(path, at, f"a second {tabs[name].title} tab")
             end = heads[i + 1].start() if i + 1 < len(heads) else len(code)
             tabs[name] = Tab(name, at + 1, code[m.end() + 1 : end], header=at)
         stray = CHANNEL.search(code, 0, heads[0].start())
         if stray:
-            line = code.count("\n", 0, stray.start()) + 1
+            line = line_at(code, stray.start())
             raise ShaderError(path, line, "an iChannel line before the first tab: put it under one")
         if "Image" not in tabs:
-            first = code.count("\n", 0, heads[0].start()) + 1
+            first = line_at(code, heads[0].start())
             raise ShaderError(path, first, "no Image tab (a line // ---- Image ----)")
     for tab in tabs.values():
         for m in CHANNEL.finditer(tab.text):
-            line = tab.line + tab.text.count("\n", 0, m.start())
+            line = line_at(tab.text, m.start(), tab.line)
             what = re.sub(r"(?i)^buffer[ \t]*([a-d])$", lambda b: "buffer " + b[1].upper(), m[2])
             if what.startswith("buffer ") and what[-1] not in tabs:
                 raise ShaderError(path, line, f"iChannel{m[1]}: there is no Buffer {what[-1]} tab")
@@ -227,7 +232,7 @@ class ShadertoyProgram:
             raise ShaderError(path, where, f"{tab.title} defines no mainImage(out vec4, in vec2)")
         main = re.search(r"\bvoid\s+main\s*\(", text)
         if main:
-            line = tab.line + text.count("\n", 0, main.start())
+            line = line_at(text, main.start(), tab.line)
             raise ShaderError(path, line, "a Shadertoy shader has no main(): the rig writes it")
         shared = f"#line {common.line}\n{common.text}\n" if common else ""
         body = f"{shared}#line {tab.line}\n{tab.text}"
@@ -238,7 +243,7 @@ class ShadertoyProgram:
             if exc.line:
                 raise
             # the rig's main() could not call it: point at mainImage
-            line = tab.line + text.count("\n", 0, at.start())
+            line = line_at(text, at.start(), tab.line)
             raise ShaderError(
                 path, line, f"mainImage(out vec4 fragColor, in vec2 fragCoord): {exc.message}"
             ) from None
