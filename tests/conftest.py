@@ -15,6 +15,9 @@ os.environ.setdefault("PYO_GUI_WX", "0")
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("ONEIRIC_DATA", ROOT.parent / "shared" / "data"))
+needs_data = pytest.mark.skipif(
+    not (DATA / "biosignals").is_dir(), reason=f"real recordings not found at {DATA / 'biosignals'}"
+)
 LIVE = [sys.executable, str(ROOT / "performance.py"), "live", "presets/sets/ritual.toml"]
 
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import mido
 import pytest
+from conftest import DATA
 
 from engine.midi.clock import PPQN, TEMPO_PARAMS, ClockIn, ClockOut, TapTempo
 from engine.midi.files import MidiFilePlayer
 from engine.params import ParamSpace
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 MIDI_FILES = DATA / "midi" / "files"
 
 

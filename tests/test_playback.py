@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import DATA, needs_data
 
 from engine.features import compute_features
 from engine.sources.playback import Playback, guess_channel_map
 from engine.sources.recordings import Channel, Recording, RecordingError, load
 
-DATA = Path(
-    os.environ.get("ONEIRIC_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data")
-)
 BIO = DATA / "biosignals"
-needs_data = pytest.mark.skipif(not BIO.is_dir(), reason=f"real recordings not found at {BIO}")
 
 
 def jittery_times(seconds: float, seed: int = 0) -> np.ndarray:

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import DATA, needs_data
 
 from engine.sources.recordings import load
 from engine.sources.simulate import RATES, Hypnogram, SimulatedDreamer
 from engine.stage import STAGES, Stager, score_epoch
 
-DATA = Path(
-    os.environ.get("ONEIRIC_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data")
-)
 BIO = DATA / "biosignals"
-needs_data = pytest.mark.skipif(not BIO.is_dir(), reason=f"real recordings not found at {BIO}")
 FS = RATES["eeg"]
 
 
