@@ -56,6 +56,7 @@ def dreamer_params(n: int, *, hue: float, pitch: float) -> tuple[ParamSpec, ...]
             0.0,
             kind="enum",
             choices=STAGES,
+            access="r",
             doc="scored every 30 s; a 4-s guess before the first",
         ),
     )
@@ -173,7 +174,7 @@ class Dreamer:
                     self.stager.push(samples, self.rates["eeg"])
                     if len(self.stager.epochs) > scored:
                         self.stage = self.stager.epochs[-1]
-                        self.params.set(f"{self.path}/stage", self.stage.stage)
+                        self.params.publish(f"{self.path}/stage", self.stage.stage)
 
     def _window(self, name: str) -> tuple[np.ndarray | None, float]:
         ring = self.rings.get(name)
@@ -204,7 +205,7 @@ class Dreamer:
         self.features = features
         if self.stage is None and features.stage:
             # until the first 30-s epoch is scored, the 4-s guess from the band shares
-            self.params.set(f"{self.path}/stage", features.stage)
+            self.params.publish(f"{self.path}/stage", features.stage)
         if self.features.last_beat_age is not None:
             self._last_beat = t - self.features.last_beat_age
         self._analysed_at = t

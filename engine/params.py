@@ -20,6 +20,12 @@ from typing import Literal
 
 Kind = Literal["float", "int", "bool", "enum"]
 Curve = Literal["lin", "log", "exp"]
+# who may change a param (OSCQuery's ACCESS): "rw" controls, "r" outputs the show
+# publishes (features, stage), "w" write-only commands
+Access = Literal["r", "w", "rw"]
+# what happens to a value out of range (OSCQuery's CLIPMODE); the space always clamps
+# to keep shaders and synths safe, so this says which bounds are hard
+ClipMode = Literal["none", "low", "high", "both"]
 Value = float | tuple[float, ...]
 
 
@@ -42,6 +48,8 @@ class ParamSpec:
     doc: str = ""
     choices: tuple[str, ...] = ()  # enum labels; the value is the index
     size: int = 1  # 2 for a point, 3 or 4 for a colour
+    access: Access = "rw"
+    clip: ClipMode = "both"
 
     def __post_init__(self) -> None:
         if not self.path.startswith("/") or self.path.endswith("/") or "//" in self.path:
@@ -63,6 +71,18 @@ class ParamSpec:
             raise ParamError(
                 f"{self.path}: default has {len(defaults)} values, size is {self.size}"
             )
+
+    @property
+    def writable(self) -> bool:
+        return "w" in self.access
+
+    def label(self, value: float) -> str:
+        """A value as a person reads it: an enum's choice name, else the number."""
+        if self.kind == "enum":
+            return self.choices[min(len(self.choices) - 1, max(0, round(value)))]
+        if self.kind in ("int", "bool"):
+            return str(round(value))
+        return f"{value:.6g}"
 
     @property
     def snaps(self) -> bool:
@@ -213,7 +233,13 @@ class ParamSpace:
         paths = self.match(pattern)
         if not paths:
             raise ParamError(f"no param matches {pattern}")
+        outputs = [p for p in paths if not self._params[p].spec.writable]
+        if outputs and len(outputs) == len(paths):
+            raise ParamError(f"{outputs[0]} is read-only: the show publishes it")
         for path in paths:
+            if not self._params[path].spec.writable:
+                continue  # a pattern may sweep over outputs; it changes the controls
+
             self._set_one(path, value, fade)
             if jump:
                 st = self._params[path]
@@ -221,9 +247,18 @@ class ParamSpace:
                 st.ramp_len = st.ramp_pos = 0.0
         return len(paths)
 
+    def publish(self, path: str, value: object) -> None:
+        """What the show measured (a feature, the stage, the beat), written at once.
+        The one writer of read-only params; observers hear it like any change."""
+        self._set_one(path, value, 0.0)
+        st = self._params[path]
+        st.value = list(st.target)
+
     def set_unit(self, path: str, x: float, fade: float = 0.0) -> None:
         """Set from a 0..1 control position, through the param's curve."""
         spec = self.spec(path)
+        if not spec.writable:
+            raise ParamError(f"{path} is read-only: the show publishes it")
         self._set_one(path, spec.from_unit(x), fade)
 
     def _set_one(self, path: str, value: object, fade: float) -> None:
