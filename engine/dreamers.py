@@ -16,7 +16,13 @@ from typing import Protocol
 
 import numpy as np
 
-from engine.features import FeatureSet, beat_pulse, compute_features, signal_problem
+from engine.features import (
+    FeatureSet,
+    beat_pulse,
+    combine_bands,
+    compute_features,
+    signal_problem,
+)
 from engine.params import ParamSpace, ParamSpec
 from engine.sources.simulate import RATES, STAGES
 from engine.stage import StageEpoch, Stager
@@ -62,6 +68,17 @@ def dreamer_params(n: int, *, hue: float, pitch: float) -> tuple[ParamSpec, ...]
     )
 
 
+def _run_on(f: FeatureSet, breath_lag: float, heart_lag: float) -> FeatureSet:
+    """Features of windows that ended `lag` seconds ago, brought to now: the breath
+    runs on at its rate, the last beat is that much older."""
+    phase = f.breath_phase + 2 * math.pi * f.breath_rate / 60.0 * breath_lag
+    changes: dict[str, float] = {"breath_phase": phase % (2 * math.pi)}
+    if f.last_beat_age is not None:
+        age = f.last_beat_age + heart_lag
+        changes.update(last_beat_age=age, beat=beat_pulse(age))
+    return replace(f, **changes)  # type: ignore[arg-type]
+
+
 class Source(Protocol):
     """Where a dreamer's samples come from: a simulator, a recording, the network."""
 
@@ -76,8 +93,10 @@ class Ring:
         self._buf = np.zeros(2 * size)
         self._end = size  # data lives in _buf[_end - size:_end]
         self.filled = 0
+        self.total = 0  # samples ever given, so a source's sample index can be placed
 
     def extend(self, x: np.ndarray) -> None:
+        self.total += len(x)
         x = x[-self.size :]
         n = len(x)
         if self._end + n > len(self._buf):
@@ -137,6 +156,9 @@ class Dreamer:
         self.source = source
         self.rates = {k: v for k, v in getattr(source, "rates", RATES).items() if k in WINDOWS}
         self.rings = {k: Ring(int(WINDOWS[k] * fs)) for k, fs in self.rates.items()}
+        # several EEG electrodes (OpenBCI, Muse): each its own ring, bands per channel
+        self.eeg_channels: list[Ring] = []
+        self.eeg_combine = str(getattr(source, "eeg_combine", "mean"))
         # 1 while the dreamer's source speaks; fades to 0 over `fade` s when it falls silent
         self.presence = 0.0 if hasattr(source, "present") else 1.0  # network: until it speaks
         self.fade = fade
@@ -168,6 +190,10 @@ class Dreamer:
         """Bring the signal buffers up to show time t."""
         for name, samples in self.source.read(t + self.time_offset).items():
             if name in self.rings and len(samples):
+                if samples.ndim == 2:  # channels as columns
+                    if name == "eeg":
+                        self._extend_channels(samples)
+                    samples = samples.mean(axis=1)
                 self.rings[name].extend(samples)
                 if name == "eeg":
                     scored = len(self.stager.epochs)
@@ -176,22 +202,54 @@ class Dreamer:
                         self.stage = self.stager.epochs[-1]
                         self.params.publish(f"{self.path}/stage", self.stage.stage)
 
-    def _window(self, name: str) -> tuple[np.ndarray | None, float]:
+    def _extend_channels(self, block: np.ndarray) -> None:
+        if len(self.eeg_channels) != block.shape[1]:  # a new montage: start its history
+            size = self.rings["eeg"].size
+            self.eeg_channels = [Ring(size) for _ in range(block.shape[1])]
+        for ring, column in zip(self.eeg_channels, block.T, strict=True):
+            ring.extend(column)
+
+    def _window(self, name: str) -> tuple[np.ndarray | None, float, float]:
+        """A signal's analysis window, its rate, and how long ago the window ends (s).
+
+        A looping recording has a seam where its end meets its start: a window never
+        straddles it. It is the part after the seam once that is half a window long,
+        and until then the part before it, which ends `lag` seconds ago."""
         ring = self.rings.get(name)
         if ring is None or ring.filled == 0:
-            return None, 0.0
-        return ring.last(), self.rates[name]
+            return None, 0.0, 0.0
+        x, fs = ring.last(), self.rates[name]
+        seam = getattr(self.source, "seam", None)
+        start = seam(name) if callable(seam) else None
+        if start is not None:
+            after = ring.total - start  # samples since the seam
+            if 0 < after < len(x):
+                if after >= len(x) // 2:
+                    return x[-after:], fs, 0.0
+                return x[: len(x) - after], fs, after / fs
+        return x, fs, 0.0
 
     def analyse(self, t: float) -> None:
         """Recompute features from the buffered windows (the 10 Hz schedule calls this)."""
-        eeg, eeg_fs = self._window("eeg")
-        ecg, ecg_fs = self._window("ecg")
-        resp, resp_fs = self._window("resp")
-        ppg, ppg_fs = self._window("ppg")
-        self.problem = signal_problem(eeg) if eeg is not None else None
+        eeg, eeg_fs, _ = self._window("eeg")
+        ecg, ecg_fs, ecg_lag = self._window("ecg")
+        resp, resp_fs, resp_lag = self._window("resp")
+        ppg, ppg_fs, ppg_lag = self._window("ppg")
+        bands = None
+        if self.eeg_channels and eeg is not None:
+            n = len(eeg)
+            bands = combine_bands([r.last(n) for r in self.eeg_channels], eeg_fs, self.eeg_combine)
+            self.problem = None if bands is not None else (signal_problem(eeg) or "flat")
+        else:
+            self.problem = signal_problem(eeg) if eeg is not None else None
         if self.problem is not None:
             eeg = None  # a flat or saturated electrode says nothing about the dreamer
-        features = compute_features(eeg, eeg_fs, ecg, ecg_fs, resp, resp_fs, ppg=ppg, ppg_fs=ppg_fs)
+            bands = None
+        features = compute_features(
+            eeg, eeg_fs, ecg, ecg_fs, resp, resp_fs, ppg=ppg, ppg_fs=ppg_fs, eeg_bands=bands
+        )
+        if resp_lag > 0 or ecg_lag > 0 or ppg_lag > 0:  # a window that ended at a seam
+            features = _run_on(features, resp_lag, ecg_lag if ecg is not None else ppg_lag)
         if self.problem is not None:  # keep the last good band shares, trust them less
             previous = {b: getattr(self.features, b) for b in BANDS}
             features = replace(features, quality=0.0, **previous)

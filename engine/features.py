@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -472,17 +472,25 @@ def compute_features(
     *,
     ppg: np.ndarray | None = None,
     ppg_fs: float = 0.0,
+    eeg_bands: Mapping[str, float] | None = None,
 ) -> FeatureSet:
     """All features from the latest windows; a missing, short or flat signal keeps defaults.
 
     Never raises on short, flat or gappy data. `beat` is timed from the last detected beat
     to the window's last sample. The PPG, when given, supplies the heart rate if the ECG
     is absent or worse. `quality` averages the qualities of the signals given.
+    `eeg_bands`, when given, are the band shares of several channels combined
+    (see combine_bands), used instead of the shares of `eeg`.
     """
     values: dict[str, Any] = {}
     qualities: list[float] = []
-    if eeg is not None:
-        shares = band_powers(eeg, eeg_fs)
+    if eeg is not None or eeg_bands is not None:
+        # several electrodes: the shares were computed per channel and combined already
+        if eeg_bands is not None:
+            shares = dict(eeg_bands)
+        else:
+            assert eeg is not None
+            shares = band_powers(eeg, eeg_fs)
         values.update(shares)
         qualities.append(1.0 if sum(shares.values()) > 0 else 0.0)
         values["stage"] = sleep_stage(shares)
@@ -511,6 +519,22 @@ def compute_features(
     )
     values["quality"] = float(np.mean(qualities)) if qualities else 0.0
     return FeatureSet(**values)
+
+
+def combine_bands(
+    channels: Sequence[np.ndarray], fs: float, how: str = "mean"
+) -> dict[str, float] | None:
+    """Band shares computed per channel, then combined ("mean" or "median") and made to
+    sum to 1: each electrode weighs the same whatever its amplitude. Channels whose
+    window cannot be trusted (flat, saturated, not finite) are left out; None if all are."""
+    good = [band_powers(x, fs) for x in channels if signal_problem(x) is None]
+    good = [g for g in good if sum(g.values()) > 0]
+    if not good:
+        return None
+    table = np.array([[g[b] for b in BANDS] for g in good])
+    joined = np.median(table, axis=0) if how == "median" else table.mean(axis=0)
+    total = float(joined.sum())
+    return {b: float(v / total) for b, v in zip(BANDS, joined, strict=True)} if total > 0 else None
 
 
 def signal_problem(x: np.ndarray | None, *, flat_below: float = 0.5) -> str | None:

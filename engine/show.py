@@ -219,7 +219,11 @@ class Show:
 
     def _source(self, group: DreamerGroup, seed: int, pairs: list[tuple[float, str]]) -> Source:
         if group.source == "osc":
-            return NetworkSource(self._profile_rates(group.profile), timeout=group.timeout)
+            return NetworkSource(
+                self._profile_rates(group.profile),
+                timeout=group.timeout,
+                signals=load_profile(group.profile).signals,
+            )
         if group.source == "recording":
             assert group.recording is not None
             return Playback(group.recording, loop=True, start=group.start)

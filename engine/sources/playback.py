@@ -146,6 +146,15 @@ class Playback:
             self._offset[s] + self._given[s] >= len(c.data) for s, c in self._chans.items()
         )
 
+    def seam(self, sig: str) -> int | None:
+        """Where the latest loop seam of a signal is: the index, counted in samples
+        given by `read`, of the file's first sample played again; None before any."""
+        if not self.loop or sig not in self._chans:
+            return None
+        n, given = len(self._chans[sig].data), self._given[sig]
+        k = given - (self._offset[sig] + given) % n
+        return k if k > 0 else None
+
     def read(self, t_end: float) -> dict[str, np.ndarray]:
         """New samples of each mapped signal with source time < t_end (copies)."""
         out: dict[str, np.ndarray] = {}

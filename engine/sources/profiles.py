@@ -30,6 +30,12 @@ floats then a timestamp string, a count int and a marker string: take the floats
 `scale` (multiplied in), `range = [lo, hi]` (absurd values are clamped and counted).
 A message with NaN or inf is dropped whole (a block with a hole is worse than none).
 
+`[signals.NAME]` says how the channels of one signal become the dreamer's: `channel`
+picks one (EmotiBit sends PPG:RED, PPG:IR and PPG:GRN; the heart is read from IR),
+`combine` says how several are joined: for EEG the band shares are computed per
+channel and combined ("mean" or "median"); other signals are averaged sample by sample.
+Channels are never appended into one stream.
+
 `by` in [dreamer]: "sender" (the sending host), "port" (the receiving port, given to
 Translator or parsed from an "osc:HOST:PORT" source) or "address" (a capture: `capture`).
 """
@@ -62,8 +68,23 @@ NON_FINITE = "NaN/inf dropped"
 CLAMPED = "absurd value clamped"  # not a drop: the message goes on, clamped
 
 
+COMBINE = ("mean", "median")
+
+
 class ProfileError(ValueError):
     """A profile file is wrong; the message names the file and the field."""
+
+
+@dataclass(frozen=True, slots=True)
+class SignalPolicy:
+    """How one signal's channels become the dreamer's (a profile's [signals.NAME])."""
+
+    channel: str = ""  # use this channel alone ("IR"); "" keeps every channel
+    combine: str = "mean"  # how channels join: EEG band shares, other signals' samples
+
+
+# the rig's own defaults, which a profile's [signals] table overrides per signal
+DEFAULT_POLICIES = {"ppg": SignalPolicy(channel="IR")}
 
 
 @dataclass(frozen=True)
@@ -137,8 +158,10 @@ class Profile:
         rules: tuple[Rule, ...],
         capture: str = "",
         description: str = "",
+        signals: Mapping[str, SignalPolicy] | None = None,
     ) -> None:
         self.name = name
+        self.signals = {**DEFAULT_POLICIES, **(signals or {})}
         self.ports = ports
         self.by = by
         self.capture = capture
@@ -425,6 +448,18 @@ def load_profile(path: str | Path) -> Profile:
     capture = _opt(dreamer, "capture", str, f"{where} [dreamer]", "")
     if by == "address" and not capture:
         raise ProfileError(f"{where} [dreamer]: field 'capture' is required with by = 'address'")
+    signals = {}
+    for sig, table in _opt(data, "signals", dict, where, {}).items():
+        at = f"{where} [signals.{sig}]"
+        if not isinstance(table, dict):
+            raise ProfileError(f"{at}: must be a table (channel, combine)")
+        extra = sorted(set(table) - {"channel", "combine"})
+        if extra:
+            raise ProfileError(f"{at}: unknown field(s) {', '.join(extra)}")
+        combine = _opt(table, "combine", str, at, "mean")
+        if combine not in COMBINE:
+            raise ProfileError(f"{at}: field 'combine' must be one of {', '.join(COMBINE)}")
+        signals[sig] = SignalPolicy(_opt(table, "channel", str, at, ""), combine)
     rules = _need(data, "rule", list, where)
     if not rules or not all(isinstance(r, dict) for r in rules):
         raise ProfileError(f"{where}: field 'rule' must be one or more [[rule]] tables")
@@ -435,6 +470,7 @@ def load_profile(path: str | Path) -> Profile:
         tuple(_rule(r, f"{where} rule {i + 1}", by, capture) for i, r in enumerate(rules)),
         capture=capture,
         description=_opt(data, "description", str, where, ""),
+        signals=signals,
     )
 
 
@@ -494,6 +530,7 @@ __all__ = [
     "PROFILE_DIR",
     "Profile",
     "ProfileError",
+    "SignalPolicy",
     "SignalUpdate",
     "Translator",
     "available_profiles",
