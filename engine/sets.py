@@ -56,6 +56,7 @@ class DreamerGroup:
     # source = "recording": a file played back (EDF, WFDB, text, npz), looping
     recording: Path | None = None
     start: float = 0.0
+    channels: dict[str, str] = field(default_factory=dict)  # signal -> the file's channel
     # source = "brainflow": a board by BrainFlow's name ("synthetic" runs with no hardware);
     # source = "lsl": a stream on the network by type (and name)
     board: str = "synthetic"
@@ -217,6 +218,7 @@ def _parse_group(
     if drive not in ("features", "raw"):
         raise t.error("drive", f'must be "features" or "raw", got {drive!r}')
     profile, recording = "", None
+    channels: dict[str, str] = {}
     listen: tuple[str, ...] = ()
     if source == "osc":
         from engine.sources.osc import Endpoint
@@ -244,6 +246,7 @@ def _parse_group(
         recording = (path.parent / rel).resolve()
         if not recording.exists():
             raise t.error("recording", f"no such file: {recording}")
+        channels = _channels_of(t, recording)
     if source == "brainflow":
         from brainflow.board_shim import BoardIds
 
@@ -278,6 +281,7 @@ def _parse_group(
         fade=t.get("fade", float, 2.0, _non_negative),
         recording=recording,
         start=t.get("start", float, 0.0, _non_negative),
+        channels=channels,
         board=t.get("board", str, "synthetic"),
         stream_type=t.get("stream_type", str, "EEG"),
         stream_name=t.get("stream_name", str, ""),
@@ -285,6 +289,29 @@ def _parse_group(
     )
     t.finish()
     return group
+
+
+def _channels_of(t: _Table, recording: Path) -> dict[str, str]:
+    """`channels = {resp = "rsp", ecg = "ECG II"}`: which of the file's channels is which
+    signal, checked against the file."""
+    from engine.sources.playback import SIGNALS
+    from engine.sources.recordings import RecordingError, label, load
+
+    table = t.get("channels", dict, {})
+    if not table:
+        return {}
+    try:
+        names = list(load(recording).channels)
+    except RecordingError as exc:
+        raise t.error("recording", str(exc)) from None
+    out = {}
+    for sig, ch in table.items():
+        if sig not in SIGNALS:
+            raise t.error(f"channels.{sig}", f"unknown signal (one of {', '.join(SIGNALS)})")
+        if not isinstance(ch, str) or label(ch) not in names:
+            raise t.error(f"channels.{sig}", f"no channel {ch!r} in the file (has {names})")
+        out[sig] = ch
+    return out
 
 
 def _parse_cue(path: Path, where: str, data: object, duration: float) -> Cue:

@@ -29,8 +29,9 @@ from engine.params import ParamError, ParamSpace, ParamSpec
 from engine.sets import Cue, DreamerGroup, SetError, SetSpec
 from engine.sources.network import Inputs, NetworkSource
 from engine.sources.osc import Endpoint
-from engine.sources.playback import Playback
+from engine.sources.playback import Playback, channel_map
 from engine.sources.profiles import load_profile
+from engine.sources.recordings import load as load_recording
 from engine.sources.simulate import Hypnogram, SimulatedDreamer
 from engine.visuals.dialects import LayerProgram, date_of, detect, load_layer
 from engine.visuals.layers import FIELD_NAMES, Draw, LayerStack
@@ -226,7 +227,11 @@ class Show:
             )
         if group.source == "recording":
             assert group.recording is not None
-            return Playback(group.recording, loop=True, start=group.start)
+            if not group.channels:
+                return Playback(group.recording, loop=True, start=group.start)
+            rec = load_recording(group.recording)
+            cmap = channel_map(list(rec.channels), group.channels)
+            return Playback(rec, cmap, loop=True, start=group.start)
         if group.source == "brainflow":
             from brainflow.board_shim import BoardIds
 

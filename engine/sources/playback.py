@@ -12,6 +12,7 @@ a channel stops at its end and later reads give empty arrays.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Mapping
@@ -19,42 +20,22 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.sources.recordings import Recording, RecordingError, load
+from engine.sources.recordings import SIGNAL_LABELS, Recording, RecordingError, label, load
+
+log = logging.getLogger("oneiric.playback")
 
 SIGNALS = ("eeg", "ecg", "resp", "ppg", "eog")
 
-# Channel-name tokens (recordings.load lowercases names and joins words with "_") that
-# say which rig signal a channel carries, most telling first.
-_TOKENS: dict[str, tuple[str, ...]] = {
-    "ecg": ("ecg", "ekg", "ii", "mlii", "i", "mcl1", "v", "v1", "v2", "v5", "iii", "avr"),
-    "ppg": ("ppg", "pleth", "pulse", "spo2_pleth"),
-    "resp": ("resp", "respiration", "breath", "thorax", "thor", "abdomen", "abdo", "airflow"),
-    "eeg": tuple(
-        [
-            "eeg",
-            "fpz",
-            "cz",
-            "c3",
-            "c4",
-            "pz",
-            "oz",
-            "o1",
-            "o2",
-            "fz",
-            "f3",
-            "f4",
-            "fp1",
-            "fp2",
-            "af7",
-            "af8",
-            "tp9",
-            "tp10",
-            "m1",
-            "m2",
-        ]
-    ),
-    "eog": ("eog", "loc", "roc", "e1", "e2", "heog", "veog", "horizontal"),
-}
+_TOKENS = SIGNAL_LABELS
+
+
+def channel_map(channels: list[str], named: Mapping[str, str]) -> dict[str, str]:
+    """The set's names for some signals (as the file labels them: "RSP", "Resp chest"),
+    and guesses from the names of the other channels for the rest."""
+    fixed = {sig: label(ch) for sig, ch in named.items()}
+    rest = [c for c in channels if c not in fixed.values()]
+    guessed = {s: c for s, c in guess_channel_map(rest).items() if s not in fixed}
+    return {**guessed, **fixed}
 
 
 def guess_channel_map(channels: list[str]) -> dict[str, str]:
@@ -120,6 +101,16 @@ class Playback:
                 f"{rec.path}: start {self.start:g} s is past the end ({rec.duration:g} s)"
             )
         self.channel_map = cmap
+        for ch in names:
+            if ch not in cmap.values():  # say so: a channel the rig cannot place is lost
+                log.warning(
+                    "%s: channel %r is not used (it looks like none of %s; a set's"
+                    " channels table can name it)",
+                    rec.path,
+                    ch,
+                    "/".join(SIGNALS),
+                )
+        self.unused = [ch for ch in names if ch not in cmap.values()]
         self._chans = {sig: rec.channels[ch] for sig, ch in cmap.items()}
         for sig, c in self._chans.items():
             if len(c.data) == 0:

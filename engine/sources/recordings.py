@@ -8,6 +8,7 @@ faithful to the file and the feature code copes with gaps. Every failure is a
 
 from __future__ import annotations
 
+import logging
 import re
 import zipfile
 from collections.abc import Iterable
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+log = logging.getLogger("oneiric.recordings")
 STAGES = ("W", "N1", "N2", "N3", "REM")
 EPOCH_S = 30.0
 # WFDB beat annotation codes (rhythm, noise and comment markers like + ~ | " are not beats).
@@ -29,6 +31,39 @@ _STAGE_WORDS: dict[str, str | None] = {
     "n3": "N3", "n4": "N3", "3": "N3", "r": "REM", "rem": "REM", "4": "REM",
     "-1": None, "-2": None, "art": None, "uns": None, "?": None, "m": None,
 }  # fmt: skip
+
+
+# The labels each rig signal goes by in real files (recordings lowercase a name and join
+# its words with "_"; a label matches one of those words), most telling first.
+SIGNAL_LABELS: dict[str, tuple[str, ...]] = {
+    "ecg": ("ecg", "ekg", "ii", "mlii", "i", "mcl1", "v", "v1", "v2", "v5", "iii", "avr"),
+    "ppg": ("ppg", "pleth", "bvp", "pulse", "spo2_pleth"),
+    "resp": (
+        "resp", "rsp", "respiration", "breath", "breathing", "rip", "thorax", "thor",
+        "chest", "abdomen", "abdo", "abd", "airflow", "flow", "nasal", "thermistor",
+    ),
+    "eeg": (
+        "eeg", "fpz", "cz", "c3", "c4", "pz", "oz", "o1", "o2", "fz", "f3", "f4", "fp1",
+        "fp2", "af7", "af8", "tp9", "tp10", "m1", "m2",
+    ),
+    "eog": ("eog", "loc", "roc", "e1", "e2", "heog", "veog", "horizontal"),
+}  # fmt: skip
+# words in a file's name that say what its one column is
+_FILE_WORDS = {
+    "resp": ("resp", "rsp", "respiration", "breath", "breathing", "rip", "thorax", "abdomen",
+             "airflow"),
+    "ppg": ("ppg", "pleth", "bvp"),
+    "ecg": ("ecg", "ekg"),
+    "eog": ("eog",),
+    "eeg": ("eeg",),
+}  # fmt: skip
+# other signals a file may hold that the rig does not read (named so a warning can say so)
+OTHER_KINDS = ("emg", "eda", "gsr", "abp", "spo2", "temp", "acc", "hr")
+
+
+def label(name: str) -> str:
+    """A channel name as recordings store it: lowercase, non-alphanumerics to '_'."""
+    return re.sub(r"[^0-9a-z]+", "_", name.strip().lower()).strip("_") or "ch"
 
 
 class RecordingError(ValueError):
@@ -77,7 +112,7 @@ def _unique_names(names: Iterable[str]) -> list[str]:
     """Lowercase, non-alphanumerics to '_', and a numeric suffix on repeats."""
     out: list[str] = []
     for raw in names:
-        base = re.sub(r"[^0-9a-z]+", "_", raw.strip().lower()).strip("_") or "ch"
+        base = label(raw)
         name, n = base, 1
         while name in out:
             n += 1
@@ -103,11 +138,21 @@ def _rate_from_name(path: Path) -> float | None:
 
 
 def _kind_from_name(path: Path) -> str:
-    """'biosppy_eeg_ec' -> 'eeg': the first signal kind the name mentions, else 'eeg'."""
+    """'biosppy_eeg_ec' -> 'eeg', 'rsp' -> 'resp': the first signal kind the file name
+    mentions by any of its labels, else 'eeg' (header-less single columns are EEG in
+    YASA's files), with a warning: a set's `channels` table can say otherwise."""
     for tok in re.split(r"[^0-9a-z]+", path.stem.lower()):
-        if tok in {"ecg", "eeg", "eog", "emg", "ppg", "resp", "eda", "gsr", "abp"}:
+        if tok in OTHER_KINDS:
             return tok
-    return "eeg"  # header-less single columns here are EEG (YASA); the name can say otherwise
+        for sig, words in _FILE_WORDS.items():
+            if tok in words:
+                return sig
+    log.warning(
+        "%s: its name says no signal (resp, ppg, ecg, eeg...): its columns are taken as EEG;"
+        ' a set names them with channels = {resp = "eeg"}',
+        path,
+    )
+    return "eeg"
 
 
 def _load_text(path: Path) -> Recording:
