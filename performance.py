@@ -64,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     ck.add_argument("--json", action="store_true", help="machine-readable output")
     ck.add_argument("--frames", type=int, default=3, help="frames to render each")
 
+    pa = sub.add_parser("params", help="list every param of a set: type, range, access, unit")
+    pa.add_argument("set", type=Path, nargs="?", default=Path("presets/sets/demo.toml"))
+    pa.add_argument("--json", action="store_true", help="machine-readable, one object each")
+    pa.add_argument("pattern", nargs="?", default="", help="only paths matching (`*`: a segment)")
     lv = sub.add_parser("live", help="play a set live: a window, or headless without a display")
     lv.add_argument("set", type=Path, nargs="?", default=Path("presets/sets/demo.toml"))
     lv.add_argument("--headless", action="store_true", help="no window even with a display")
@@ -343,6 +347,50 @@ def cmd_shaders_check(args: argparse.Namespace) -> int:
     return 1 if any(not r.ok for r in results) else 0
 
 
+def cmd_params(args: argparse.Namespace) -> int:
+    import json
+
+    from engine.render import load_set
+    from engine.show import Show
+    from engine.visuals.context import headless_context
+
+    spec = load_set(args.set)
+    ctx = headless_context()
+    show = Show(spec, ctx, audio=False)
+    try:
+        params = show.params
+        paths = params.match(args.pattern) if args.pattern else [p.path for p in params]
+        rows = [params.spec(p) for p in paths]
+        if args.json:
+            out = [
+                {
+                    "path": p.path,
+                    "type": p.kind,
+                    "size": p.size,
+                    "default": p.default,
+                    "min": p.min,
+                    "max": p.max,
+                    "choices": list(p.choices),
+                    "access": p.access,
+                    "clip": p.clip,
+                    "unit": p.unit,
+                    "description": p.doc,
+                    "value": params.get_vec(p.path),
+                }
+                for p in rows
+            ]
+            print(json.dumps(out, indent=1))
+        else:
+            for p in rows:
+                span = "|".join(p.choices) if p.kind == "enum" else f"{p.min:g}..{p.max:g}"
+                span += f" {p.unit}" if p.unit else ""
+                print(f"{p.path:34} {p.kind:5} {span:18} {p.access:2}  {p.doc}")
+    finally:
+        show.close()
+        ctx.release()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from engine.audio.engine import PatchError
     from engine.record import SessionError
@@ -361,6 +409,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_shaders_check(args)
         if args.command == "learn":
             return cmd_learn(args)
+        if args.command == "params":
+            return cmd_params(args)
         if args.command == "send":
             return int(args.func(args))
     except (SetError, SessionError) as exc:

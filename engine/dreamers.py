@@ -42,7 +42,31 @@ ROOT_HZ = 55.0
 GROUP_PARAMS = (
     ParamSpec("/group/entrain", 0.0, 0.0, 1.0, smooth=1.0, doc="pull breathing into step"),
     ParamSpec("/group/breath_rate", 10.0, 4.0, 20.0, unit="1/min", doc="the group's breath"),
+    ParamSpec("/group/resonance", 0.0, access="r", doc="how in step the group breathes (Kuramoto)"),
 )
+
+
+# what the show measures of each dreamer, published every frame as read-only params
+# (/dreamer/N/alpha, /dreamer/N/heart...): name, max, unit, description
+FEATURE_OUTPUTS = (
+    *((b, 1.0, "", f"{b} share of the EEG's power") for b in BANDS),
+    ("heart", 250.0, "bpm", "heart rate (0 until measured)"),
+    ("beat", 1.0, "", "1 at a heartbeat, decaying"),
+    ("breath", 1.0, "", "the breath: 0 exhaled, 1 inhaled"),
+    ("breath_rate", 60.0, "1/min", "breaths a minute (0 until measured)"),
+    ("breath_phase", 1.0, "cycle", "where in its breath, 0 at inhalation"),
+    ("arousal", 1.0, "", "how awake, from bands, heart and breath"),
+    ("depth", 1.0, "", "how deeply asleep: 1 - arousal"),
+    ("quality", 1.0, "", "how far the signals can be trusted"),
+    ("presence", 1.0, "", "1 while the source speaks; fades when it falls silent"),
+)
+
+
+def feature_params(n: int) -> tuple[ParamSpec, ...]:
+    return tuple(
+        ParamSpec(f"/dreamer/{n}/{name}", 0.0, 0.0, top, unit=unit, doc=doc, access="r")
+        for name, top, unit, doc in FEATURE_OUTPUTS
+    )
 
 
 def dreamer_params(n: int, *, hue: float, pitch: float) -> tuple[ParamSpec, ...]:
@@ -65,6 +89,7 @@ def dreamer_params(n: int, *, hue: float, pitch: float) -> tuple[ParamSpec, ...]
             access="r",
             doc="scored every 30 s; a 4-s guess before the first",
         ),
+        *feature_params(n),
     )
 
 
@@ -307,6 +332,14 @@ class Dreamer:
         v["beat_age"] = min(t - self._last_beat, 60.0)
         # the layer's own clock: integrated, so a speed change never jumps the picture
         v["t"] += dt * v["speed"]
+        self.publish()
+
+    def publish(self) -> None:
+        """This frame's features as the dreamer's read-only params."""
+        v, path, publish = self.values, self.path, self.params.publish
+        for name, *_ in FEATURE_OUTPUTS:
+            x = self.presence if name == "presence" else v[name]
+            publish(f"{path}/{name}", x if math.isfinite(x) else 0.0)
 
     def breath_phase(self, t: float) -> float:
         """Breath phase now: the last analysis, run forward at the measured rate."""

@@ -33,6 +33,7 @@ from engine.reload import Warmer, Watcher
 from engine.render import load_set
 from engine.scenes import apply_scene, load_scene
 from engine.show import Frame, Show
+from engine.sources.profiles import CLAMPED
 from engine.visuals.overlay import Overlay, OverlayState
 from engine.visuals.shaders import ShaderError, find_layer
 
@@ -383,7 +384,25 @@ class Live:
             dreamers=[(d.id, d.values["quality"], d.values["weight"]) for d in show.dreamers],
             errors=[str(e) for e in self.errors],
             status=" | ".join([f"{show.spec.title}  t={show.now:.1f}s", *self.notices]),
+            inputs=self.input_report(),
         )
+
+    def input_report(self) -> list[str]:
+        """The OSC inputs: counters, then each sender and the dreamer it took."""
+        inputs = self.show.inputs
+        if inputs is None:
+            return []
+        counts = inputs.counts()
+        kept = ("fed", "translated", CLAMPED)  # clamped values still went through
+        dropped = sum(v for k, v in counts.items() if k not in kept)
+        ports = ", ".join(f"{e.host}:{e.port}" for e in inputs.endpoints)
+        lines = [
+            f"osc {ports}: {counts.get('fed', 0)} in, {counts.get('translated', 0)} used,"
+            f" {dropped} dropped"
+        ]
+        lines += [str(s) for s in inputs.senders()]
+        lines += [f"{key}: no free dreamer ({n})" for key, n in inputs.unrouted.items()]
+        return lines
 
     def summary(self) -> str:
         s = self.stats

@@ -249,10 +249,22 @@ class ParamSpace:
 
     def publish(self, path: str, value: object) -> None:
         """What the show measured (a feature, the stage, the beat), written at once.
-        The one writer of read-only params; observers hear it like any change."""
-        self._set_one(path, value, 0.0)
+        The one writer of read-only params; observers hear it when it changes."""
         st = self._params[path]
-        st.value = list(st.target)
+        target = list(st.spec.coerce(value))
+        if target == st.target and st.value == target:
+            return
+        st.value, st.target, st.ramp_from = target, list(target), list(target)
+        st.ramp_len = st.ramp_pos = 0.0
+        for obs in self.observers:
+            obs(path, tuple(target), 0.0)
+
+    def describe(self, path: str) -> str:
+        """A value as a person reads it: `N2`, `62.3 bpm`, `0.1, 0.2, 0.3`."""
+        spec = self.spec(path)
+        values = self._params[path].value
+        text = ", ".join(spec.label(v) for v in values)
+        return f"{text} {spec.unit}" if spec.unit and spec.kind != "enum" else text
 
     def set_unit(self, path: str, x: float, fade: float = 0.0) -> None:
         """Set from a 0..1 control position, through the param's curve."""

@@ -1,8 +1,9 @@
 """A console that talks to the running rig: one-off commands between songs.
 
     set /merge/chaos 0.7 [fade]    set a param (vectors as 0.1,0.2,0.3; enums by name)
-    get /merge/chaos               print a value
+    get /merge/chaos               print a value (features too: get /dreamer/1/heart)
     params [pattern]               list params (`*` matches one path segment)
+    senders                        who is streaming, which dreamer each took, counters
     go [cue]                       fire the next cue now, or the one named
     load calm                      apply a scene from presets/scenes/
     errors                         what went wrong lately, with file and line
@@ -46,14 +47,22 @@ def execute(live: Live, line: str, out: TextIO, stop: Callable[[], None]) -> Non
     params = live.show.params
     try:
         if cmd == "set" and len(args) in (2, 3):
-            params.match(args[0]) or params.spec(args[0])  # unknown paths fail here, loudly
+            paths = params.match(args[0]) or [params.spec(args[0]).path]  # unknown: loudly
+            if not any(params.spec(p).writable for p in paths):
+                raise ParamError(f"{args[0]} is read-only: the show publishes it")
             live.command(args[0], parse_value(args[1]), *(float(a) for a in args[2:]))
         elif cmd == "get" and len(args) == 1:
-            print(f"{args[0]} = {params.get_vec(args[0])}", file=out)
+            for path in params.match(args[0]) or [params.spec(args[0]).path]:
+                print(f"{path} = {params.describe(path)}", file=out)
         elif cmd == "params":
             for spec in params:
                 if not args or spec.path in params.match(args[0]):
-                    print(f"{spec.path} = {params.get_vec(spec.path)}  {spec.doc}", file=out)
+                    mark = "" if spec.writable else "  (read-only)"
+                    line = f"{spec.path} = {params.describe(spec.path)}  {spec.doc}{mark}"
+                    print(line, file=out)
+        elif cmd == "senders":
+            for line in live.input_report():
+                print(line, file=out)
         elif cmd == "go":
             live.command("/cue/go", *args)
         elif cmd == "load" and len(args) == 1:

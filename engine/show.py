@@ -196,6 +196,8 @@ class Show:
                     count=total,
                     time_offset=PREROLL,
                 )
+                if isinstance(d.source, NetworkSource):
+                    d.source.dreamer = d.path
                 dreamers.append(d)
             if group.source == "osc":
                 if self.inputs is None:
@@ -466,6 +468,7 @@ class Show:
         measured = resonance(np.array([d.breath_phase(t) for d in self.dreamers]))
         k = 1.0 - math.exp(-dt / 1.0) if dt > 0 else 1.0
         self.resonance += (measured - self.resonance) * k
+        self.params.publish("/group/resonance", self.resonance)
 
         image = self._render(t, dt, tick.frame)
         audio = self._sound() if self.audio is not None else None

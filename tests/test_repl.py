@@ -14,6 +14,7 @@ from engine.render import load_set
 from engine.scenes import apply_scene, available_scenes, load_scene
 from engine.sets import SET_DIR, SetError
 from engine.show import Show
+from engine.sources.simulate import STAGES
 
 
 @pytest.fixture(scope="module")
@@ -41,10 +42,29 @@ def test_console_commands_reach_the_show(live):
     repl.execute(live, "params /merge/*", out, lambda: None)
     repl.execute(live, "quit", out, lambda: stopped.append(1))
     text = out.getvalue()
-    assert "/merge/chaos = (0.4" in text
+    assert "/merge/chaos = 0.4" in text
     assert "? no param at /merge/nothing" in text
     assert "/merge/exposure" in text and "/dreamer/1/hue" not in text
     assert stopped == [1]
+
+
+def test_features_are_read_only_params_the_console_shows_by_name(live):
+    for _ in range(30):
+        live.step()
+    out = io.StringIO()
+    repl.execute(live, "get /dreamer/1/heart", out, lambda: None)
+    repl.execute(live, "get /dreamer/1/stage", out, lambda: None)
+    repl.execute(live, "get /dreamer/1/alpha", out, lambda: None)
+    repl.execute(live, "set /dreamer/1/heart 80", out, lambda: None)
+    text = out.getvalue()
+    heart = live.show.dreamers[0].values["heart"]
+    assert heart > 30  # the simulated heart is measured by now
+    assert f"/dreamer/1/heart = {heart:.6g} bpm" in text
+    stage = STAGES[int(live.show.params.get("/dreamer/1/stage"))]
+    assert f"/dreamer/1/stage = {stage}\n" in text  # a name, not (0.0,)
+    assert "/dreamer/1/alpha = 0." in text
+    assert "? /dreamer/1/heart is read-only" in text
+    assert live.show.params.get("/group/resonance") == pytest.approx(live.show.resonance)
 
 
 def test_go_fires_the_next_cue_now(live):

@@ -62,6 +62,7 @@ class NetworkSource:
         self.events: Counter[str] = Counter()  # blinks, jaw clenches, markers
         self.last_seen = -math.inf  # show time of the last update
         self.sender = ""  # who this dreamer is (the routing key), once someone speaks
+        self.dreamer = ""  # the dreamer it feeds ("/dreamer/3"), for reports
         self.notices: list[str] = []  # rate and channel problems, each said once
 
     @property
@@ -171,11 +172,11 @@ class SenderReport:
 
     profile: str
     sender: str
-    dreamer: int | None  # index into the group's dreamers; None: no free dreamer
+    dreamer: str  # "/dreamer/3"; "" when the group had no free dreamer
     updates: int
 
     def __str__(self) -> str:
-        who = f"dreamer slot {self.dreamer + 1}" if self.dreamer is not None else "no free dreamer"
+        who = self.dreamer or "no free dreamer"
         return f"{self.profile} {self.sender} -> {who}: {self.updates} updates"
 
 
@@ -233,9 +234,12 @@ class Inputs:
         out = []
         for route in self._all:
             for key in sorted(set(route.seen) | set(route.updates)):
-                out.append(
-                    SenderReport(route.profile, key, route.seen.get(key), route.updates[key])
+                index = route.seen.get(key)
+                slot = (
+                    route.slots[index] if index is not None and index < len(route.slots) else None
                 )
+                who = slot.dreamer if slot is not None else ""
+                out.append(SenderReport(route.profile, key, who, route.updates[key]))
         return out
 
     def counts(self) -> dict[str, int]:

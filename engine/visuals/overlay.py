@@ -200,6 +200,7 @@ class OverlayState:
     dreamers: Sequence[tuple[int, float, float]]  # (id, quality 0..1, weight 0..1)
     errors: Sequence[str]  # newest last; the last few are shown
     status: str = ""
+    inputs: Sequence[str] = ()  # OSC counters and which sender took which dreamer
 
 
 class _Quads:
@@ -351,6 +352,7 @@ class Overlay:
         ]
         if state.status:
             spans.append([(state.status.replace("\n", " ").replace("\t", " "), STATUS)])
+        spans += [[(text.replace("\n", " "), DIM)] for text in state.inputs]
         if state.dreamers:
             legend = [("dreamers ", DIM), ("quality", Q_GOOD), (" / ", DIM), ("weight", WEIGHT)]
             spans.append(legend)
