@@ -11,6 +11,7 @@ stretched against the dreamer's own recent range, so a quiet sleeper still moves
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -184,6 +185,8 @@ class Dreamer:
         # several EEG electrodes (OpenBCI, Muse): each its own ring, bands per channel
         self.eeg_channels: list[Ring] = []
         self.eeg_combine = str(getattr(source, "eeg_combine", "mean"))
+        self.reads = 0  # source reads so far
+        self.on_read: Callable[[int, dict[str, np.ndarray]], None] | None = None
         # 1 while the dreamer's source speaks; fades to 0 over `fade` s when it falls silent
         self.presence = 0.0 if hasattr(source, "present") else 1.0  # network: until it speaks
         self.fade = fade
@@ -213,7 +216,11 @@ class Dreamer:
 
     def pull(self, t: float) -> None:
         """Bring the signal buffers up to show time t."""
-        for name, samples in self.source.read(t + self.time_offset).items():
+        got = self.source.read(t + self.time_offset)
+        if self.on_read is not None:  # a live stream's reads, for the session log
+            self.on_read(self.reads, got)
+        self.reads += 1
+        for name, samples in got.items():
             if name in self.rings and len(samples):
                 if samples.ndim == 2:  # channels as columns
                     if name == "eeg":

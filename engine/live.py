@@ -17,7 +17,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -49,6 +49,9 @@ class SessionLog(Protocol):
     def source(
         self, frame: int, kind: str, path: str, text: str | None, error: str | None = None
     ) -> None: ...
+    def inputs(self, endpoints: list[list[str]], readers: dict[int, Any]) -> None: ...
+    def input(self, frame: int, event: Event) -> None: ...
+    def reading(self, frame: int, dreamer: int, n: int, samples: dict[str, np.ndarray]) -> None: ...
 
 
 class FrameSink(Protocol):
@@ -176,6 +179,7 @@ class Live:
         self.swaps: list[tuple[int, str]] = []  # (frame, shader) for each shader swapped in
         if session is not None:
             self._record_starting_sources(session)
+            self._record_inputs(session)
         self._mapping_error: object = None
 
     def _record_starting_sources(self, session: SessionLog) -> None:
@@ -189,6 +193,16 @@ class Live:
             files.append(("mapping", show.mapping.path))
         for kind, path in files:
             session.source(0, kind, str(path), path.read_text())
+
+    def _record_inputs(self, session: SessionLog) -> None:
+        """Dreamers' inputs, whatever their source: every OSC message routed to them and
+        every read of a live stream, stamped with the frame that took it in."""
+        show = self.show
+        inputs = show.inputs
+        session.inputs(inputs.group_endpoints() if inputs else [], show.readers())
+        if inputs is not None:
+            inputs.tap = lambda event: session.input(self.frame_index, event)
+        show.tap_reads(lambda i, n, got: session.reading(self.frame_index, i, n, got))
 
     # what changed
     def file_changed(self, path: Path) -> None:

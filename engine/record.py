@@ -10,6 +10,8 @@ The format is JSON Lines, append-only, ASCII (strings are escaped), one record a
     {"f": 12, "t": 0.20013458, "dt": 0.01671204}                  a frame's tick
     {"k": "p", "f": 12, "p": "/merge/chaos", "v": [0.5], "fade": 2.0}   a param change
     {"k": "e", "f": 12, "t": 81.2, "src": "osc:...", "a": "/x", "v": [1, 2.5, "go"]}  an event
+    {"k": "i", "f": 12, "t": 81.2, "src": "osc:...", "a": "/muse/eeg", "v": [...]}  an input
+    {"k": "r", "f": 12, "d": 3, "n": 40, "v": {"eeg": {"nd": ...}}}   a pulled source's read
     {"k": "s", "f": 12, "kind": "shader", "path": "...", "text": "..."}  a reloaded file
     {"k": "s", "f": 12, "kind": "shader", "path": "...", "error": "aurora.glsl:3: ..."}
     {"k": "end", "frames": 5400, "ended": "2025-..."}              written by close()
@@ -34,6 +36,15 @@ oldest unflushed line is `flush_interval` old: on the next write, or by a small 
 thread that touches nothing but the file when nothing more is written. A kill loses at
 most the last `flush_interval` seconds (plus the time the thread waits for the GIL),
 and at worst leaves the last line cut, which :func:`load` drops and reports.
+
+Dreamers' inputs are logged whatever their source, so a replay needs nothing but the log:
+each OSC message the show routed to its dreamers (`i`, in the order routed, stamped with
+the frame that routed it; the header's `inputs` names each group's ports as bound), and
+each read of a pulled source (LSL, BrainFlow: `r`, the `n`th read of dreamer index `d`,
+with what it returned). One `inputs` line before the first frame says how they were set
+up: each OSC group's ports as bound, each pulled source's rates and silence timeout.
+
+    {"k": "inputs", "endpoints": [["127.0.0.1:5000"]], "readers": {"3": {"rates": ...}}}
 
 What a replay should apply: the input events and source changes. Param changes that
 cues, the mapping script or a set reload make are derived again by the replayed show;
@@ -266,11 +277,29 @@ class SessionWriter:
         record["fade"] = _finite(fade, f"{path} fade")
         self._write(_dumps(record))
 
-    def event(self, frame: int, event: Event) -> None:
+    def inputs(self, endpoints: Sequence[Sequence[str]], readers: dict[int, Any]) -> None:
+        """Log how the dreamers' inputs were set up (once, as the show starts)."""
+        record: dict[str, Any] = {"k": "inputs"}
+        record["endpoints"] = [[str(e) for e in g] for g in endpoints]
+        record["readers"] = {str(k): v for k, v in readers.items()}
+        self._write(_dumps(record))
+
+    def input(self, frame: int, event: Event) -> None:
+        """Log a message routed to the dreamers (OSC from an app), in routing order."""
+        self.event(frame, event, kind="i")
+
+    def reading(self, frame: int, dreamer: int, n: int, samples: dict[str, np.ndarray]) -> None:
+        """Log the `n`th read of a pulled source (LSL, BrainFlow) of dreamer index
+        `dreamer`: what it returned, so the replay's reads return the same."""
+        record = {"k": "r", "f": _frame_no(frame), "d": int(dreamer), "n": int(n)}
+        record["v"] = {str(k): encode_value(np.asarray(v)) for k, v in samples.items()}
+        self._write(_dumps(record))
+
+    def event(self, frame: int, event: Event, *, kind: str = "e") -> None:
         if not isinstance(event.value, (tuple, list)):
             raise TypeError(f"an event value is a tuple, got {event.value!r}")
         record = {
-            "k": "e",
+            "k": kind,
             "f": _frame_no(frame),
             "t": _finite(event.time, "event time"),
             "src": str(event.source),
@@ -456,6 +485,9 @@ class Session:
     truncated: bool  # the last line was cut off (the writer was killed mid-line)
     complete: bool = False  # the writer closed the log (there is an end line)
     path: Path = field(default=Path())
+    inputs: dict[int, list[Event]] = field(default_factory=dict)  # routed to dreamers
+    input_setup: dict[str, Any] = field(default_factory=dict)  # the `inputs` line
+    readings: dict[int, dict[int, dict[str, np.ndarray]]] = field(default_factory=dict)
 
     @property
     def fps(self) -> float:
@@ -571,6 +603,9 @@ def load(path: Path) -> Session:
     params: dict[int, list[tuple[str, tuple[float, ...], float]]] = {}
     events: dict[int, list[Event]] = {}
     sources: dict[int, list[SourceChange]] = {}
+    inputs: dict[int, list[Event]] = {}
+    readings: dict[int, dict[int, dict[str, np.ndarray]]] = {}
+    setup: dict[str, Any] = {}
     complete = False
     for n, line in enumerate(lines, 1):
         try:
@@ -596,14 +631,21 @@ def load(path: Path) -> Session:
                     raise ValueError(f"a param value is a list of numbers, got {v!r}")
                 change = (_str(rec, "p"), tuple(float(x) for x in v), _num(rec, "fade"))
                 params.setdefault(_stamp(rec), []).append(change)
-            elif k == "e":
+            elif k in ("e", "i"):
                 v = _get(rec, "v")
                 if not isinstance(v, list):
                     raise ValueError(f"an event value is a list, got {v!r}")
                 value = decode_value(v)
                 assert isinstance(value, tuple)
                 ev = Event(_num(rec, "t"), _str(rec, "src"), _str(rec, "a"), value)
-                events.setdefault(_stamp(rec), []).append(ev)
+                (events if k == "e" else inputs).setdefault(_stamp(rec), []).append(ev)
+            elif k == "r":
+                _stamp(rec)
+                got = _get(rec, "v")
+                if not isinstance(got, dict):
+                    raise ValueError(f"a reading is an object of arrays, got {got!r}")
+                arrays = {str(sig): np.asarray(decode_value(x), float) for sig, x in got.items()}
+                readings.setdefault(_int(rec, "d"), {})[_int(rec, "n")] = arrays
             elif k == "s":
                 kind = _str(rec, "kind")
                 if kind not in KINDS:
@@ -613,6 +655,12 @@ def load(path: Path) -> Session:
                     raise ValueError("a source line has neither text nor error")
                 change_s = SourceChange(kind, _str(rec, "path"), text, error)
                 sources.setdefault(_stamp(rec), []).append(change_s)
+            elif k == "inputs":
+                groups = _get(rec, "endpoints")
+                readers = _get(rec, "readers")
+                if not isinstance(groups, list) or not isinstance(readers, dict):
+                    raise ValueError("an inputs line has endpoints (a list) and readers")
+                setup = {"endpoints": groups, "readers": {int(i): r for i, r in readers.items()}}
             elif k == "end":
                 complete = True
             else:
@@ -621,4 +669,6 @@ def load(path: Path) -> Session:
             raise
         except (ValueError, TypeError) as exc:  # so are JSONDecodeError, UnicodeDecodeError
             raise SessionError(path, n, str(exc)) from None
-    return Session(header, ticks, params, events, sources, truncated, complete, path)
+    return Session(
+        header, ticks, params, events, sources, truncated, complete, path, inputs, setup, readings
+    )

@@ -22,6 +22,7 @@ from engine.audio.engine import PatchError
 from engine.live import COMMAND_ERRORS, LIVE_PARAMS, apply_command
 from engine.render import RenderResult, load_set, render_show
 from engine.show import Folders, Show
+from engine.sources.replayed import RecordedInputs
 from engine.visuals.context import headless_context
 from engine.visuals.shaders import SHADER_DIR, ShaderError
 
@@ -46,6 +47,15 @@ def _apply_source(show: Show, path: Path, change: record.SourceChange) -> None:
         show.mapping.load()
     elif change.kind == "set":
         show.reload_set(load_set(path, show.folders))
+
+
+def _recorded(session: record.Session) -> RecordedInputs:
+    setup = session.input_setup
+    return RecordedInputs(
+        endpoints=setup.get("endpoints", []),
+        readers=setup.get("readers", {}),
+        readings=session.readings,
+    )
 
 
 def _started(iso: str) -> datetime.datetime | None:
@@ -91,6 +101,7 @@ def replay(
                 audio=audio,
                 folders=folders,
                 start_date=_started(started),
+                recorded=_recorded(session),
             )
         except BaseException:
             ctx.release()
@@ -112,6 +123,9 @@ def replay(
                     log.warning(
                         "frame %d: %s did not apply in the replay: %s", frame, change.path, exc
                     )
+            if show.inputs is not None:  # what the dreamers' apps sent, as routed live
+                for event in session.inputs.get(frame, []):
+                    show.inputs.queue.push(event)
             for event in session.events.get(frame, []):
                 # what could not apply live was ignored there too
                 with contextlib.suppress(*COMMAND_ERRORS):

@@ -10,9 +10,12 @@ so a late wake-up is caught up at once and the stream never drifts.
   /muse/elements/{delta..gamma}_absolute, 1 float ("Average" setting) in Bels at 10 Hz
   from the last 256 samples. The Muse is unipolar (0..1682.8 uV): a zero-centred
   recording is shifted to the middle of that span, like the headband's own offset.
-- emotibit: /EmotiBit/0/PPG:IR (and EDA when there is one), 25 Hz (EDA 15 Hz),
-  a few samples per message, one message per "packet".
-- openbci: /openbci/time-series-raw/ch{i}, i from 0, 250 Hz, N samples per message.
+- emotibit: /EmotiBit/0/PPG:RED, PPG:IR and PPG:GRN, as the Oscilloscope's default
+  output settings send them (each LED its own stream; RED and GRN are the recording's
+  pulse at the gains and offsets those LEDs read), and EDA when there is one; 25 Hz
+  (EDA 15 Hz), a few samples per message, one message per "packet".
+- openbci: /openbci/time-series-raw/ch{i}, i from 0, 250 Hz, N samples per message; a
+  recording with fewer EEG channels than `channels` (a Cyton sends 8) is copied across.
 """
 
 from __future__ import annotations
@@ -120,7 +123,9 @@ def _eeg(rec: Recording) -> list[Channel]:
 # ---------------------------------------------------------------- packet streams
 
 
-def _mind_monitor(rec: Recording, seconds: float | None) -> tuple[list[Iterator[Packet]], float]:
+def _mind_monitor(
+    rec: Recording, seconds: float | None, channels: int | None = None
+) -> tuple[list[Iterator[Packet]], float]:
     chans = _eeg(rec)[:4]
     if not chans:
         raise RecordingError(f"{rec.path}: no EEG channel to send as Mind Monitor")
@@ -163,7 +168,12 @@ def _blocks(address: str, x: np.ndarray, rate: float, per: int) -> Iterator[Pack
         yield (i + len(chunk) - 1) / rate, osc_message(address, chunk)
 
 
-def _emotibit(rec: Recording, seconds: float | None) -> tuple[list[Iterator[Packet]], float]:
+EMOTIBIT_LEDS = {"RED": (0.7, 0.2), "IR": (1.0, 0.0), "GRN": (1.6, -0.1)}  # gain, offset
+
+
+def _emotibit(
+    rec: Recording, seconds: float | None, channels: int | None = None
+) -> tuple[list[Iterator[Packet]], float]:
     ppg = _pick(rec, "ppg", "pleth")
     eda = _pick(rec, "eda", "gsr")
     if not ppg and not eda:
@@ -173,7 +183,10 @@ def _emotibit(rec: Recording, seconds: float | None) -> tuple[list[Iterator[Pack
     per = EMOTIBIT_PER_MESSAGE
     if ppg:
         x = _resample(ppg[0], EMOTIBIT_PPG_RATE, seconds)
-        streams.append(_blocks("/EmotiBit/0/PPG:IR", x, EMOTIBIT_PPG_RATE, per))
+        spread = float(np.std(x)) or 1.0
+        for led, (gain, offset) in EMOTIBIT_LEDS.items():
+            y = gain * x + offset * spread
+            streams.append(_blocks(f"/EmotiBit/0/PPG:{led}", y, EMOTIBIT_PPG_RATE, per))
         length = max(length, len(x) / EMOTIBIT_PPG_RATE)
     if eda:
         x = _resample(eda[0], EMOTIBIT_EDA_RATE, seconds)
@@ -182,10 +195,14 @@ def _emotibit(rec: Recording, seconds: float | None) -> tuple[list[Iterator[Pack
     return streams, length
 
 
-def _openbci(rec: Recording, seconds: float | None) -> tuple[list[Iterator[Packet]], float]:
+def _openbci(
+    rec: Recording, seconds: float | None, channels: int | None = None
+) -> tuple[list[Iterator[Packet]], float]:
     chans = _eeg(rec) or list(rec.channels.values())  # no EEG: every channel as ExG
     if not chans:
         raise RecordingError(f"{rec.path}: no channels to send as OpenBCI")
+    if channels is not None:  # a Cyton's 8 (or a Daisy's 16) from fewer: copied across
+        chans = [chans[i % len(chans)] for i in range(min(channels, OPENBCI_MAX_CHANNELS))]
     streams = []
     length = 0.0
     for i, ch in enumerate(chans[:OPENBCI_MAX_CHANNELS]):
@@ -205,21 +222,23 @@ def packets(
     *,
     duration: float | None = None,
     loop: bool = False,
+    channels: int | None = None,
 ) -> Iterator[Packet]:
-    """Every datagram with its due time in recording seconds, in time order (lazy)."""
+    """Every datagram with its due time in recording seconds, in time order (lazy).
+    `channels`: how many EEG channels an OpenBCI stream has (copies of the file's)."""
     if as_format not in _BUILDERS:
         raise ValueError(f"unknown format {as_format!r}; one of {', '.join(FORMATS)}")
     rec = recording if isinstance(recording, Recording) else load(recording)
     if duration is not None and duration <= 0:
         return iter(())
     one_pass = None if loop else duration
-    _streams, length = _BUILDERS[as_format](rec, one_pass)
+    _streams, length = _BUILDERS[as_format](rec, one_pass, channels)
     if length <= 0:
         return iter(())
 
     def gen() -> Iterator[Packet]:
         for k in itertools.count():
-            streams = _streams if k == 0 else _BUILDERS[as_format](rec, one_pass)[0]
+            streams = _streams if k == 0 else _BUILDERS[as_format](rec, one_pass, channels)[0]
             offset = k * length
             for t, data in heapq.merge(*streams, key=lambda p: p[0]):
                 t += offset
@@ -243,6 +262,7 @@ def send(
     speed: float = 1.0,
     duration: float | None = None,
     loop: bool = False,
+    channels: int | None = None,
 ) -> SendStats:
     """Stream `recording_path` to `to` in `as_format`, in real time (x `speed`).
 
@@ -253,7 +273,7 @@ def send(
     """
     if not speed > 0:
         raise ValueError(f"speed must be > 0, got {speed}")
-    stream = packets(recording_path, as_format, duration=duration, loop=loop)
+    stream = packets(recording_path, as_format, duration=duration, loop=loop, channels=channels)
     messages = sent_bytes = 0
     late_max = 0.0
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -290,6 +310,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--speed", type=float, default=1.0, help="playback speed (default 1)")
     p.add_argument("--duration", type=float, default=None, help="recording seconds to send")
     p.add_argument("--loop", action="store_true", help="start over at the end")
+    p.add_argument(
+        "--channels", type=int, default=None, help="OpenBCI: EEG channels to send (Cyton: 8)"
+    )
     p.set_defaults(func=run_cli)
 
 
@@ -304,6 +327,7 @@ def run_cli(args: argparse.Namespace) -> int:
             speed=args.speed,
             duration=args.duration,
             loop=args.loop,
+            channels=args.channels,
         )
     except KeyboardInterrupt:
         print("stopped")

@@ -9,8 +9,9 @@ image goes to a window or a file, is the runner's business, not the show's.
 from __future__ import annotations
 
 import datetime
+import functools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from engine.sources.osc import Endpoint
 from engine.sources.playback import Playback, channel_map
 from engine.sources.profiles import load_profile
 from engine.sources.recordings import load as load_recording
+from engine.sources.replayed import RecordedInputs, ReplayedSource
 from engine.sources.simulate import Hypnogram, SimulatedDreamer
 from engine.visuals.dialects import LayerProgram, date_of, detect, load_layer
 from engine.visuals.layers import FIELD_NAMES, Draw, LayerStack
@@ -39,6 +41,7 @@ from engine.visuals.merge import BLEND_NAMES, Merge, slot_table
 from engine.visuals.overlay import Overlay, OverlayState
 from engine.visuals.shaders import SHADER_DIR, LayerSource, find_layer
 
+PULLED = ("lsl", "brainflow")  # sources the show reads from outside: logged read by read
 PREROLL = 12.0  # seconds of signal generated before the show starts, so features are ready
 ANALYSIS_RATE = 10.0  # feature analyses per second per dreamer
 
@@ -91,8 +94,10 @@ class Show:
         folders: Folders | None = None,
         start_date: datetime.datetime | None = None,
         listen: Sequence[str] = (),
+        recorded: RecordedInputs | None = None,
     ) -> None:
         self.spec = spec
+        self.recorded = recorded  # a replay: inputs come from a session log, not the world
         self.folders = folders or Folders()
         self.ctx = ctx
         self.size = size or spec.size
@@ -103,6 +108,9 @@ class Show:
         self.inputs: Inputs | None = None  # OSC ports, when a group streams from apps
         self.listen = tuple(listen)  # overrides every OSC group's ports (live --listen)
         self._closers: list[Any] = []  # hardware sessions and inlets to let go of
+        # reads of live streams (LSL, BrainFlow) before a session log is there to take them
+        self._early_reads: list[tuple[int, int, dict[str, np.ndarray]]] = []
+        self._read_tap: Callable[[int, int, dict[str, np.ndarray]], None] | None = None
         self.dreamers = self._make_dreamers()
         self._cues = list(spec.cues)
         self._next_cue = 0
@@ -186,7 +194,7 @@ class Show:
                 d = Dreamer(
                     i,
                     seed=seed,
-                    source=self._source(group, seed, pairs),
+                    source=self._source(group, seed, pairs, i),
                     fade=group.fade,
                     shader=group.shaders[j % len(group.shaders)],
                     patch=group.patches[j % len(group.patches)],
@@ -198,13 +206,23 @@ class Show:
                 )
                 if isinstance(d.source, NetworkSource):
                     d.source.dreamer = d.path
+                if group.source in PULLED:
+                    d.on_read = functools.partial(self._took_read, i)
                 dreamers.append(d)
             if group.source == "osc":
                 if self.inputs is None:
-                    self.inputs = Inputs()
+                    self.inputs = Inputs(open_ports=self.recorded is None)
                 members = [d.source for d in dreamers[-group.count :]]
+                listen = self.listen or group.listen
+                if self.recorded is not None:  # the ports as they were bound live
+                    k = len(self.inputs.group_endpoints())
+                    listen = (
+                        tuple(self.recorded.endpoints[k])
+                        if k < len(self.recorded.endpoints)
+                        else ()
+                    )
                 self.inputs.add_group(
-                    [Endpoint.parse(e) for e in (self.listen or group.listen)],
+                    [Endpoint.parse(e) for e in listen],
                     group.profile,
                     [m for m in members if isinstance(m, NetworkSource)],
                     group.keys,
@@ -220,7 +238,40 @@ class Show:
             first += group.count
         return out
 
-    def _source(self, group: DreamerGroup, seed: int, pairs: list[tuple[float, str]]) -> Source:
+    def _took_read(self, index: int, n: int, samples: dict[str, np.ndarray]) -> None:
+        if self._read_tap is not None:
+            self._read_tap(index, n, samples)
+        elif any(len(x) for x in samples.values()):
+            self._early_reads.append((index, n, samples))
+
+    def tap_reads(self, tap: Callable[[int, int, dict[str, np.ndarray]], None]) -> None:
+        """Hand every read of a live stream (LSL, BrainFlow) to `tap`: (dreamer index,
+        read number, samples); the reads made while the show was built come first."""
+        self._read_tap = tap
+        for index, n, samples in self._early_reads:
+            tap(index, n, samples)
+        self._early_reads.clear()
+
+    def readers(self) -> dict[int, dict[str, object]]:
+        """Each live-stream dreamer's rates and silence timeout, for a session log."""
+        groups = [g for g in self.spec.dreamers for _ in range(g.count)]
+        return {
+            d.index: {"rates": dict(d.rates), "silence": groups[d.index].timeout}
+            for d in self.dreamers
+            if groups[d.index].source in PULLED
+        }
+
+    def _source(
+        self, group: DreamerGroup, seed: int, pairs: list[tuple[float, str]], index: int
+    ) -> Source:
+        if group.source in PULLED and self.recorded is not None:
+            reader = self.recorded.readers.get(index, {})
+            rates = reader.get("rates", {})
+            return ReplayedSource(
+                rates if isinstance(rates, dict) else {},
+                float(reader.get("silence", group.timeout)),  # type: ignore[arg-type]
+                self.recorded.readings.get(index, {}),
+            )
         if group.source == "osc":
             return NetworkSource(
                 self._profile_rates(group.profile),

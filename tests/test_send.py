@@ -44,12 +44,13 @@ def stream(path, fmt, profile, duration):
     return updates
 
 
-def sample_rate(updates, signal):
-    """Samples, and their rate in recording seconds from a fit of arrival time on sample index."""
+def sample_rate(updates, signal, channel=None):
+    """Samples, and their rate in recording seconds from a fit of arrival time on sample
+    index (of one channel, where given)."""
     ends, times = [], []
     n = 0
     for t, u in updates:
-        if u.kind == "samples" and u.signal == signal:
+        if u.kind == "samples" and u.signal == signal and channel in (None, *u.channels):
             n += len(u.values)
             ends.append(n - 1)
             times.append(t)
@@ -80,11 +81,12 @@ def test_mind_monitor_eeg_and_bands(data_dir):
 
 def test_emotibit_ppg(data_dir):
     updates = stream(data_dir / "biosignals/wfdb/v102s", "emotibit", "emotibit", 4.0)
-    n, rate = sample_rate(updates, "ppg")
-    assert n == 100
-    assert rate == pytest.approx(25.0, rel=0.02)
+    for led in ("RED", "IR", "GRN"):  # the Oscilloscope's default: every LED, each its own
+        n, rate = sample_rate(updates, "ppg", led)
+        assert n == 100
+        assert rate == pytest.approx(25.0, rel=0.02)
     blocks = [u for _, u in updates]
-    assert {u.channels for u in blocks} == {("IR",)}
+    assert {u.channels for u in blocks} == {("RED",), ("IR",), ("GRN",)}
     assert max(len(u.values) for u in blocks) > 1  # several samples per message
 
 
