@@ -56,7 +56,9 @@ class NetworkSource:
         self.timeout = timeout
         self.policies = dict(signals or DEFAULT_POLICIES)
         self._pending: dict[str, dict[str, list[np.ndarray]]] = {k: {} for k in rates}
-        self._arrived: dict[tuple[str, str], tuple[float, int]] = {}  # first seen, samples
+        # per stream: when it was first seen, the samples then, the samples since
+        self._arrived: dict[tuple[str, str], tuple[float, int, int]] = {}
+        self._told: set[object] = set()
         self.bands: dict[str, float] | None = None  # shares an app computed itself
         self.quality: float | None = None  # electrode fit, 0..1
         self.events: Counter[str] = Counter()  # blinks, jaw clenches, markers
@@ -69,8 +71,10 @@ class NetworkSource:
     def eeg_combine(self) -> str:
         return self.policies.get("eeg", SignalPolicy()).combine
 
-    def _notice(self, text: str) -> None:
-        if text not in self.notices:
+    def _notice(self, text: str, key: object = None) -> None:
+        key = text if key is None else key
+        if key not in self._told:
+            self._told.add(key)
             self.notices.append(text)
             log.warning("%s", text)
 
@@ -99,18 +103,19 @@ class NetworkSource:
     def _add(self, signal: str, channel: str, x: np.ndarray, t: float) -> None:
         self._pending[signal].setdefault(channel, []).append(x)
         key = (signal, channel)
-        first, count = self._arrived.get(key, (t, 0))
+        first, at_first, count = self._arrived.get(key, (t, len(x), 0))
         count += len(x)
-        self._arrived[key] = (first, count)
+        self._arrived[key] = (first, at_first, count)
         nominal = self.rates.get(signal, 0.0)
         span = t - first
-        if nominal > 0 and span >= RATE_CHECK_S:
-            rate = count / span
+        if nominal > 0 and span >= RATE_CHECK_S and key not in self._told:
+            rate = (count - at_first) / span
             if rate > 1.5 * nominal:
                 who = f"{self.sender or 'a sender'}: {signal}" + (f" {channel}" if channel else "")
                 self._notice(
                     f"{who} arrives at {rate:.0f} Hz, {rate / nominal:.1f}x its nominal"
-                    f" {nominal:g} Hz: are several channels sent under one address?"
+                    f" {nominal:g} Hz: are several channels sent under one address?",
+                    key,
                 )
 
     def present(self, t: float) -> bool:
