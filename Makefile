@@ -17,7 +17,16 @@ APT_BARE := jackd2 libasound2-plugins
 SET ?= presets/sets/demo.toml
 OUT ?= out/demo.mp4
 
+SENDERS := tests/senders/node_modules/.installed
+
 .PHONY: demo live test lint system bench clean
+
+# osc.js (npm), a third OSC sender beside the rig's own and liblo's, for the input tests
+$(SENDERS): tests/senders/package.json tests/senders/package-lock.json
+	@command -v npm >/dev/null || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get -y -qq install nodejs npm; }
+	cd tests/senders && npm ci --no-audit --no-fund --silent
+	@touch $@
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,7 +58,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: $(STAMP) system lint
+test: $(STAMP) system lint $(SENDERS)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP) system
