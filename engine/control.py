@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.events import Event
+from engine.folders import CONTROL_DIR
 from engine.params import ParamError, ParamSpace
 from engine.sets import SetError
-
-CONTROL_DIR = Path(__file__).resolve().parents[1] / "presets" / "controls"
 
 
 class OneEuro:

@@ -21,17 +21,17 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from engine import sets
+from engine import commands, sets
 from engine.audio.engine import PatchError
 from engine.clock import Clock, RealtimeClock, Tick
+from engine.commands import COMMAND_ERRORS
 from engine.control import ControlMap
 from engine.events import Event, EventQueue
 from engine.midi.clock import TEMPO_SOURCES, Link, TapTempo
 from engine.midi.rig import MidiRig
-from engine.params import ParamError, ParamSpec
+from engine.params import ParamSpec
 from engine.reload import Warmer, Watcher
 from engine.render import load_set
-from engine.scenes import apply_scene, load_scene
 from engine.show import Frame, Show
 from engine.sources.profiles import CLAMPED
 from engine.visuals.overlay import Overlay, OverlayState
@@ -86,23 +86,6 @@ class LiveError:
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else str(self.path)
         return f"{where}: {self.message}"
-
-
-# what a command that cannot apply raises: it is ignored (and counted), never fatal
-COMMAND_ERRORS = (ParamError, ValueError, TypeError, KeyError, IndexError)
-
-
-def apply_command(show: Show, event: Event) -> None:
-    """A command's effect on the show: a param path with a value (and a fade), /cue/go
-    [name] or /preset/load NAME. Raises on anything it cannot apply."""
-    if event.address == "/cue/go":
-        show.go(str(event.value[0]) if event.value else None)
-    elif event.address == "/preset/load":
-        apply_scene(load_scene(str(event.value[0])), show.params)
-    else:
-        value, *rest = event.value
-        fade = float(rest[0]) if rest else 0.0  # type: ignore[arg-type]
-        show.params.set(event.address, value, fade)
 
 
 class TempoSources:
@@ -281,31 +264,34 @@ class Live:
 
     # commands
     def command(self, address: str, *args: object) -> None:
-        """Queue a command from any thread: a param path with a value (and fade), or
-        /cue/go [name]."""
+        """Queue a command from any thread: a param path with a value (and fade), or one
+        of engine.commands (/cue/go [name], /scene/load NAME, ...)."""
         self.commands.push(Event(time.perf_counter(), "command", address, tuple(args)))
 
     def _run_command(self, event: Event) -> None:
+        self._log_reads(event)
         try:
-            apply_command(self.show, event)
+            commands.run(self, event)
         except COMMAND_ERRORS as exc:
             log.warning("%s from MIDI ignored: %s", event.address, exc)
 
+    def _log_reads(self, event: Event) -> None:
+        """A command that reads a file (a scene): its text goes into the session log
+        first, so the replay applies the scene as it was, whatever the file is now."""
+        path = commands.reads(self, event) if self.session is not None else None
+        if path is not None and path.is_file() and self.session is not None:
+            self.session.source(self.frame_index, "scene", str(path), path.read_text())
+
     def _apply(self, event: Event) -> None:
-        if event.address == "/midi/learn" and self.midi is not None and event.value:
-            self.midi.arm_learn(str(event.value[0]))
-            return
-        if event.address == "/tempo/tap":
-            self.tempo.tap(self.show, time.perf_counter())
-            return
         for controls in self.controls:
             if controls.knows(event.address):
                 for command in controls.apply(event, self.show.params):
                     if self.session is not None:  # the replay needs only the outcome
                         self.session.event(self.frame_index, command)
                 return
+        self._log_reads(event)
         try:
-            apply_command(self.show, event)
+            commands.run(self, event)
         except COMMAND_ERRORS as exc:
             self.ignored[event.address] += 1
             if (

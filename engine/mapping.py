@@ -20,9 +20,9 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
+from engine.folders import MAPPING_DIR
 from engine.params import ParamError, ParamSpace
 
-MAPPING_DIR = Path(__file__).resolve().parents[1] / "patches" / "mappings"
 _ids = count()
 
 

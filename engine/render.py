@@ -17,7 +17,7 @@ from pathlib import Path
 import moderngl
 from tqdm import tqdm
 
-from engine import sets
+from engine import commands, sets
 from engine.audio.engine import available_patches
 from engine.clock import Clock, FrameClock
 from engine.mapping import available_mappings
@@ -89,10 +89,10 @@ def render(
         raise
     before = None
     if midi is not None:
-        from engine.live import apply_command
         from engine.midi.control import midi_file_feeder
 
-        before = midi_file_feeder(show, midi, controller, fps, lambda e: apply_command(show, e))
+        target = commands.Offline(show)
+        before = midi_file_feeder(show, midi, controller, fps, lambda e: commands.run(target, e))
     return render_show(
         show,
         FrameClock(fps),

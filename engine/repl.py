@@ -66,7 +66,7 @@ def execute(live: Live, line: str, out: TextIO, stop: Callable[[], None]) -> Non
         elif cmd == "go":
             live.command("/cue/go", *args)
         elif cmd == "load" and len(args) == 1:
-            live.command("/preset/load", args[0])
+            live.command("/scene/load", args[0])
         elif cmd == "errors":
             for err in live.errors:
                 print(err, file=out)

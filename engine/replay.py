@@ -17,17 +17,19 @@ import logging
 import tempfile
 from pathlib import Path
 
-from engine import record, sets
+from engine import commands, record, sets
 from engine.audio.engine import PatchError
-from engine.live import COMMAND_ERRORS, LIVE_PARAMS, apply_command
+from engine.commands import COMMAND_ERRORS
+from engine.folders import SHADER_DIR
+from engine.live import LIVE_PARAMS
 from engine.render import RenderResult, load_set, render_show
 from engine.show import Folders, Show
 from engine.sources.replayed import RecordedInputs
 from engine.visuals.context import headless_context
-from engine.visuals.shaders import SHADER_DIR, ShaderError
+from engine.visuals.shaders import ShaderError
 
 log = logging.getLogger("oneiric.replay")
-FOLDER_OF = {"shader": "shaders", "patch": "patches", "mapping": "mappings"}
+FOLDER_OF = {"shader": "shaders", "patch": "patches", "mapping": "mappings", "scene": "scenes"}
 
 
 def _write(folders: Path, change: record.SourceChange) -> Path:
@@ -79,8 +81,8 @@ def replay(
         raise record.SessionError(session_path, 1, "the session has no frames")
     with tempfile.TemporaryDirectory(prefix="oneiric-replay-") as scratch:
         root = Path(scratch)
-        folders = Folders(root / "shaders", root / "patches", root / "mappings")
-        for folder in (folders.shaders, folders.patches, folders.mappings):
+        folders = Folders(root / "shaders", root / "patches", root / "mappings", root / "scenes")
+        for folder in (folders.shaders, folders.patches, folders.mappings, folders.scenes):
             folder.mkdir()
         for change in session.sources.get(0, []):  # the sources as the show started
             if change.ok and change.kind in FOLDER_OF:
@@ -117,6 +119,8 @@ def replay(
                 path = _write(root, change) if change.kind in FOLDER_OF else set_path
                 if change.kind == "set":
                     path.write_text(change.text or "")
+                if change.kind == "scene":
+                    continue  # the scene as it was: the command that follows reads it
                 try:
                     _apply_source(show, path, change)
                 except (ShaderError, PatchError, sets.SetError) as exc:
@@ -129,7 +133,7 @@ def replay(
             for event in session.events.get(frame, []):
                 # what could not apply live was ignored there too
                 with contextlib.suppress(*COMMAND_ERRORS):
-                    apply_command(show, event)
+                    commands.run(commands.Offline(show), event)
 
         return render_show(
             show,

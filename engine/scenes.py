@@ -7,10 +7,9 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.folders import SCENE_DIR
 from engine.params import ParamError, ParamSpace
 from engine.sets import SetError
-
-SCENE_DIR = Path(__file__).resolve().parents[1] / "presets" / "scenes"
 
 
 @dataclass(frozen=True, slots=True)

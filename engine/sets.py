@@ -17,7 +17,6 @@ from typing import Any, Literal
 
 from engine.sources.simulate import STAGES
 
-SET_DIR = Path(__file__).resolve().parents[1] / "presets" / "sets"
 STAGE_ALIASES = {"R": "REM", "1": "N1", "2": "N2", "3": "N3", "4": "N3", "0": "W"}
 MAX_SIZE = 16384  # GL_MAX_TEXTURE_SIZE on llvmpipe and most GPUs
 

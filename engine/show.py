@@ -19,12 +19,13 @@ from typing import Any
 import moderngl
 import numpy as np
 
-from engine.audio.engine import PATCH_DIR, AudioEngine, AudioError
+from engine.audio.engine import AudioEngine, AudioError
 from engine.audio.remote import RemoteAudio
 from engine.clock import Tick
 from engine.dreamers import GROUP_PARAMS, Dreamer, Source
 from engine.features import resonance
-from engine.mapping import MAPPING_DIR, DreamerView, Mapping, Rig, find_mapping
+from engine.folders import Folders
+from engine.mapping import DreamerView, Mapping, Rig, find_mapping
 from engine.midi.clock import TEMPO_PARAMS
 from engine.params import ParamError, ParamSpace, ParamSpec
 from engine.sets import Cue, DreamerGroup, SetError, SetSpec
@@ -39,7 +40,7 @@ from engine.visuals.dialects import LayerProgram, date_of, detect, load_layer
 from engine.visuals.layers import FIELD_NAMES, Draw, LayerStack
 from engine.visuals.merge import BLEND_NAMES, Merge, slot_table
 from engine.visuals.overlay import Overlay, OverlayState
-from engine.visuals.shaders import SHADER_DIR, LayerSource, find_layer
+from engine.visuals.shaders import LayerSource, find_layer
 
 PULLED = ("lsl", "brainflow")  # sources the show reads from outside: logged read by read
 PREROLL = 12.0  # seconds of signal generated before the show starts, so features are ready
@@ -57,15 +58,6 @@ MASTER_PARAMS = (
     ParamSpec("/master/volume", 0.8, smooth=0.05, doc="master level"),
     ParamSpec("/master/reverb", 0.35, smooth=0.2, doc="reverb mix"),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Folders:
-    """Where a show finds its live-coded files (tests point these elsewhere)."""
-
-    shaders: Path = SHADER_DIR
-    patches: Path = PATCH_DIR
-    mappings: Path = MAPPING_DIR
 
 
 @dataclass(frozen=True, slots=True)

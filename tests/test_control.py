@@ -10,10 +10,11 @@ import pytest
 from engine.clock import FrameClock
 from engine.control import OneEuro, load_controls
 from engine.events import Event
+from engine.folders import SET_DIR
 from engine.live import Live
 from engine.params import ParamSpace, ParamSpec
 from engine.render import load_set
-from engine.sets import SET_DIR, SetError
+from engine.sets import SetError
 from engine.show import Show
 
 MAP = """

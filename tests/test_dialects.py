@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engine.folders import SHADER_DIR
 from engine.params import ParamSpec
 from engine.visuals.check import check, format_results, shader_files
 from engine.visuals.dialect_base import decode_png, ffmpeg_image
@@ -27,7 +28,7 @@ from engine.visuals.dialects import detect, load_layer
 from engine.visuals.isf import parse, split_header
 from engine.visuals.isf_expr import Expr
 from engine.visuals.layers import DATA_TEXELS, FIELDS, LayerStack
-from engine.visuals.shaders import SHADER_DIR, ShaderError, available_layers, find_layer
+from engine.visuals.shaders import ShaderError, available_layers, find_layer
 from engine.visuals.sinks import ffmpeg_exe
 
 SIZE = (160, 90)

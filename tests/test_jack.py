@@ -239,9 +239,9 @@ def test_live_record_keeps_the_sound_that_played_in_step_with_the_picture(jack, 
 
 
 def test_recording_repeats_frames_for_dropped_slots_and_times_the_wav(jack, gl, tmp_path):
+    from engine.folders import SET_DIR
     from engine.recorder import Recording
     from engine.render import load_set
-    from engine.sets import SET_DIR
     from engine.show import Show
 
     show = Show(
@@ -285,8 +285,9 @@ def test_recording_repeats_frames_for_dropped_slots_and_times_the_wav(jack, gl, 
 def test_the_live_engine_plays_in_a_process_of_its_own(jack, tmp_path):
     """pyo's callback takes the GIL: a live show's realtime engine is a child process,
     so the frame loop cannot starve it. Patch errors still come back with their line."""
-    from engine.audio.engine import PATCH_DIR, PatchError
+    from engine.audio.engine import PatchError
     from engine.audio.remote import RemoteAudio
+    from engine.folders import PATCH_DIR
 
     patches = tmp_path / "patches"
     shutil.copytree(PATCH_DIR, patches, ignore=shutil.ignore_patterns("mappings"))

@@ -11,6 +11,7 @@ import pytest
 
 from engine import sets
 from engine.clock import FrameClock
+from engine.folders import SET_DIR
 from engine.live import Live
 from engine.show import Folders, Show
 
@@ -299,7 +300,7 @@ def test_a_live_show_warms_every_merge_build_in_the_background(gl):
     from engine.reload import merge_variants
     from engine.render import load_set
 
-    show = Show(load_set(sets.SET_DIR / "ritual.toml"), gl, size=(64, 36), audio=False)
+    show = Show(load_set(SET_DIR / "ritual.toml"), gl, size=(64, 36), audio=False)
     live = Live(show, clock=FrameClock(30), watch=False)
     try:
         deadline = time.monotonic() + 120

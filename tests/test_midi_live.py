@@ -13,12 +13,11 @@ import pytest
 from test_midi_maps import StandInBackend, StandInPort
 
 from engine.clock import FrameClock
+from engine.folders import CONTROLLER_DIR, SET_DIR
 from engine.live import Live
-from engine.midi.bindings import CONTROLLER_DIR
 from engine.midi.clock import TEMPO_SOURCES
 from engine.midi.rig import MidiRig
 from engine.render import load_set
-from engine.sets import SET_DIR
 from engine.show import Show
 
 

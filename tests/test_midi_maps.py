@@ -158,7 +158,7 @@ def test_map_follows_the_schema(path: Path) -> None:
             assert 0 <= b.get(key, 0) <= 127, where
         if "presets" in b:
             assert b["control"] == "program" and set(b["presets"]) <= scenes, where
-        if b["param"].startswith("/preset/load "):
+        if b["param"].startswith("/scene/load "):
             assert b["param"].split(" ", 1)[1] in scenes, where
 
 
@@ -184,7 +184,7 @@ def test_map_numbers_exist_on_the_controller(path: Path) -> None:
         where = f"{path.name} bind[{i}] ({b['control']} {b['number']} -> {b['param']})"
         assert b["channel"] in lay["channels"], where
         if b["control"] == "cc":  # a bool param or a command: a button, else fader/knob
-            button = b["param"].split()[0] in (*COMMANDS, "/preset/load")
+            button = b["param"].split()[0] in (*COMMANDS, "/scene/load")
             button = button or b["param"].endswith("/mute")
             kind = "cc_buttons" if button else "cc_continuous"
             assert b["number"] in lay[kind], f"{where}: not one of the controller's {kind}"
@@ -202,7 +202,7 @@ def test_map_params_are_real_and_cover_the_show(path: Path) -> None:
     binds = load(path)["bind"]
     for b in binds:
         target = b["param"]
-        if target in COMMANDS or target.startswith("/preset/load "):
+        if target in COMMANDS or target.startswith("/scene/load "):
             continue
         assert space.match(target), f"{path.name}: {target} is not a rig param"
     targets = {b["param"] for b in binds}
@@ -211,7 +211,7 @@ def test_map_params_are_real_and_cover_the_show(path: Path) -> None:
         mute = [b for b in binds if b["param"] == f"/dreamer/{n}/mute"]
         assert len(mute) == 1 and mute[0]["feedback"], path.name
         assert mute[0]["mode"] == "toggle", path.name  # one press mutes, the next unmutes
-    assert {"/cue/go", "/preset/load calm", "/preset/load storm", "/master/volume"} <= targets
+    assert {"/cue/go", "/scene/load calm", "/scene/load storm", "/master/volume"} <= targets
 
 
 def test_apc_mini_pads_light_in_its_colours() -> None:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import mido
 import pytest
 
+from engine import commands
 from engine.clock import FrameClock
-from engine.live import apply_command
+from engine.folders import SET_DIR
 from engine.midi.control import midi_file_feeder
 from engine.render import load_set
-from engine.sets import SET_DIR
 from engine.show import Show
 
 MAP = """
@@ -52,7 +52,7 @@ def test_a_midi_file_moves_params_as_its_control_changes_say(tmp_path, gl, data_
     show = Show(load_set(SET_DIR / "ritual.toml"), gl, size=(32, 18), fps=20, audio=False)
     fps, seconds = 20.0, 40.0
     before = midi_file_feeder(
-        show, path, tmp_path / "map.toml", fps, lambda e: apply_command(show, e)
+        show, path, tmp_path / "map.toml", fps, lambda e: commands.run(commands.Offline(show), e)
     )
     chaos = cc_timeline(path, 3, 1)
     reverb = cc_timeline(path, 0, 64)

@@ -9,8 +9,8 @@ import pytest
 from conftest import probe
 
 from engine.clock import FrameClock
+from engine.folders import SET_DIR
 from engine.render import load_set, render
-from engine.sets import SET_DIR
 from engine.show import Show
 
 SMALL = """

@@ -8,11 +8,12 @@ import pytest
 
 from engine import repl
 from engine.clock import FrameClock
+from engine.folders import SET_DIR
 from engine.live import Live
 from engine.params import ParamError
 from engine.render import load_set
 from engine.scenes import apply_scene, available_scenes, load_scene
-from engine.sets import SET_DIR, SetError
+from engine.sets import SetError
 from engine.show import Show
 from engine.sources.simulate import STAGES
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 import performance
+from engine.folders import SET_DIR
 from engine.render import load_set
-from engine.sets import SET_DIR, SetError
+from engine.sets import SetError
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = """

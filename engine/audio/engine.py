@@ -48,9 +48,10 @@ import numpy as np
 os.environ.setdefault("PYO_GUI_WX", "0")
 import pyo  # (after PYO_GUI_WX)
 
+from engine.folders import PATCH_DIR
+
 log = logging.getLogger(__name__)
 
-PATCH_DIR = Path(__file__).resolve().parents[2] / "patches"
 MAX_BLOCK = 2048  # largest pyo buffer in manual mode
 REALTIME_BLOCK = 256
 DRIVERS = ("portaudio", "jack")

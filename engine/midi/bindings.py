@@ -1,7 +1,7 @@
 """Controller maps: MIDI controls onto params and commands (presets/controllers/*.toml).
 
 A binding names one control (``control``, ``channel``, ``number``) and what it moves
-(``param``: a path or pattern, or a command: ``"/cue/go"``, ``"/preset/load calm"``).
+(``param``: a path or pattern, or a command: ``"/cue/go"``, ``"/scene/load calm"``).
 Everything reaches the param space through :meth:`ParamSpace.set_unit`, so a fader
 follows the param's curve. A control position ``x`` (0..1) lands at
 ``lo + (hi - lo) * x`` of the param's travel (``range = [lo, hi]``), ``1 - x`` first
@@ -49,7 +49,7 @@ moves the param away from what the control wrote, the control must take it again
 
 :meth:`BindingMap.handle` returns what it did as plain param command events
 (address = param path, value = (value, fade)) and command events
-(``/cue/go`` with no value, ``/preset/load`` with (name,)) that the caller runs.
+(``/cue/go`` with no value, ``/scene/load`` with (name,)) that the caller runs.
 """
 
 from __future__ import annotations
@@ -62,11 +62,11 @@ from typing import Any
 
 import mido
 
+from engine.commands import COMMAND_PATHS
 from engine.events import Event
+from engine.folders import CONTROLLER_DIR
 from engine.params import ParamSpace
 from engine.sets import SetError
-
-CONTROLLER_DIR = Path(__file__).resolve().parents[2] / "presets" / "controllers"
 
 CONTROLS = ("cc", "cc14", "nrpn", "pitchbend", "note", "program")
 RELATIVE = ("relative-twos", "relative-offset", "relative-signbit")
@@ -80,7 +80,7 @@ MODES: dict[str, tuple[str, ...]] = {
     "program": ("",),
 }
 NUMBER_MAX = {"cc": 127, "cc14": 31, "nrpn": 16383, "pitchbend": 0, "note": 127, "program": 127}
-COMMANDS = ("/cue/go", "/preset/load")
+COMMANDS = COMMAND_PATHS
 TAKEOVER_TOL = 1.5 / 127
 _KEYS = {
     "control", "channel", "number", "param", "mode", "range", "invert", "takeover",
@@ -105,7 +105,7 @@ def pitch_unit(pitch: int) -> float:
 
 
 def split_command(param: str) -> tuple[str, tuple[str, ...]] | None:
-    """ "/preset/load calm" -> ("/preset/load", ("calm",)); a param path -> None."""
+    """ "/scene/load calm" -> ("/scene/load", ("calm",)); a param path -> None."""
     head, *args = param.split()
     return (head, tuple(args)) if head in COMMANDS else None
 
@@ -288,7 +288,7 @@ class BindingMap:
     def _program(self, b: Binding, program: int, t: float, out: list[Event]) -> None:
         if b.presets:
             if program < len(b.presets):
-                out.append(Event(t, self.source, "/preset/load", (b.presets[program],)))
+                out.append(Event(t, self.source, b.param.split()[0], (b.presets[program],)))
         elif b.number == program:
             self._fire(b, t, out)
 
@@ -369,8 +369,9 @@ def _check(path: Path, where: str, raw: dict[str, Any]) -> Binding:
         raise err("param", f"must be a param path or a command like /cue/go, got {param!r}")
     is_command = split_command(param) is not None
     presets_given = control == "program" and bool(raw.get("presets"))
-    if param.split()[0] == "/preset/load" and len(param.split()) != 2 and not presets_given:
-        raise err("param", 'a preset command names one preset: "/preset/load <name>"')
+    head = param.split()[0]
+    if head in ("/scene/load", "/preset/load") and len(param.split()) != 2 and not presets_given:
+        raise err("param", f'a scene command names one scene: "{head} <name>"')
     mode = raw.get("mode", "")
     if control == "program":
         if mode:

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import mido
 
+from engine.commands import COMMAND_PATHS
 from engine.events import Event
 from engine.midi.bindings import BindingMap, load_bindings
 from engine.midi.files import MidiFilePlayer
-
-COMMANDS = ("/cue/go", "/preset/load")
 
 
 def apply_midi(
@@ -27,7 +26,7 @@ def apply_midi(
     Returns every resulting event (what a session log records)."""
     events = bindings.handle(msg, show.params, t)  # type: ignore[attr-defined]
     for event in events:
-        if event.address in COMMANDS:
+        if event.address in COMMAND_PATHS:
             run(event)
     return events
 

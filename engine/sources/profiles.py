@@ -53,8 +53,8 @@ from typing import Any
 import numpy as np
 
 from engine.events import Event
+from engine.folders import PROFILE_DIR
 
-PROFILE_DIR = Path(__file__).resolve().parents[2] / "presets" / "profiles"
 KINDS = ("samples", "bands", "event", "quality", "value", "ignore")
 BY = ("sender", "port", "address")
 LAYOUTS = ("channels", "samples", "interleaved")

@@ -7,7 +7,8 @@ from enum import IntEnum
 import moderngl
 import numpy as np
 
-from engine.visuals.shaders import SHADER_DIR, compile_program, lib
+from engine.folders import SHADER_DIR
+from engine.visuals.shaders import compile_program, lib
 
 MERGE_PATH = SHADER_DIR / "merge.frag"
 EXACT_UNIT = 1  # the texture unit of the nearest-filtered view of the layers

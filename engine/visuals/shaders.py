@@ -14,7 +14,8 @@ from pathlib import Path
 
 import moderngl
 
-SHADER_DIR = Path(__file__).resolve().parents[2] / "shaders"
+from engine.folders import SHADER_DIR
+
 LIB_DIR = SHADER_DIR / "lib"
 LAYER_EXTENSIONS = (".glsl", ".fs")  # .glsl: rig or Shadertoy dialect; .fs: ISF
 
