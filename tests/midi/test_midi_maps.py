@@ -19,7 +19,7 @@ from typing import Any
 
 import mido
 import pytest
-from conftest import DATA
+from conftest import DATA, ROOT
 
 from engine.dreamers import GROUP_PARAMS, dreamer_params
 from engine.midi import feedback, ports
@@ -28,7 +28,6 @@ from engine.params import ParamSpace
 from engine.scenes import apply_scene, available_scenes, load_scene
 from engine.show import MASTER_PARAMS, MERGE_PARAMS
 
-ROOT = Path(__file__).resolve().parents[1]
 MAP_DIR = ROOT / "presets" / "controllers"
 LAYOUT_DIR = DATA / "midi" / "controllers"
 MAPS = sorted(MAP_DIR.glob("*.toml"))

@@ -14,9 +14,9 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from conftest import ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
@@ -167,7 +167,7 @@ def test_fuzz_rig_closes() -> None:
 
 # ---------------------------------------------------------------- flood
 
-SENDER = str(Path(__file__).resolve().parents[1] / "bench" / "udp_sender.py")
+SENDER = str(ROOT / "bench" / "udp_sender.py")
 
 FLOOD_RATE = 50_000
 FLOOD_SECONDS = 5.0
