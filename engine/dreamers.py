@@ -27,7 +27,8 @@ from engine.features import (
 from engine.params import ParamSpace, ParamSpec
 from engine.sources.simulate import RATES, STAGES
 from engine.stage import StageEpoch, Stager
-from engine.visuals.layers import FIELDS, SIGNAL_WIDTH
+from engine.visuals.fields import FIELDS
+from engine.visuals.layers import SIGNAL_WIDTH
 from engine.visuals.merge import BLEND_NAMES
 
 ANALYSIS_RATE = 10.0  # feature updates per second per dreamer

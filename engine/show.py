@@ -37,7 +37,8 @@ from engine.sources.recordings import load as load_recording
 from engine.sources.replayed import RecordedInputs, ReplayedSource
 from engine.sources.simulate import Hypnogram, SimulatedDreamer
 from engine.visuals.dialects import LayerProgram, date_of, detect, load_layer
-from engine.visuals.layers import FIELD_NAMES, Draw, LayerStack
+from engine.visuals.fields import FIELD_NAMES
+from engine.visuals.layers import Draw, LayerStack
 from engine.visuals.merge import BLEND_NAMES, Merge, slot_table
 from engine.visuals.overlay import Overlay, OverlayState
 from engine.visuals.shaders import LayerSource, find_layer

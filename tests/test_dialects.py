@@ -25,9 +25,10 @@ from engine.params import ParamSpec
 from engine.visuals.check import check, format_results, shader_files
 from engine.visuals.dialect_base import decode_png, ffmpeg_image
 from engine.visuals.dialects import detect, load_layer
+from engine.visuals.fields import DATA_TEXELS, FIELDS
 from engine.visuals.isf import parse, split_header
 from engine.visuals.isf_expr import Expr
-from engine.visuals.layers import DATA_TEXELS, FIELDS, LayerStack
+from engine.visuals.layers import LayerStack
 from engine.visuals.shaders import ShaderError, available_layers, find_layer
 from engine.visuals.sinks import ffmpeg_exe
 

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from engine.visuals.dialects import detect
-from engine.visuals.layers import DATA_TEXELS, FIELDS, SIGNAL_WIDTH, Draw, LayerStack
+from engine.visuals.fields import DATA_TEXELS, FIELDS
+from engine.visuals.layers import SIGNAL_WIDTH, Draw, LayerStack
 from engine.visuals.shaders import (
     SHADER_DIR,
     LayerSource,

@@ -21,7 +21,8 @@ import moderngl
 import numpy as np
 
 from engine.visuals.dialects import SHADER_EXTENSIONS, date_of, detect, load_layer
-from engine.visuals.layers import DATA_TEXELS, FIELDS, SIGNAL_WIDTH, Draw, LayerStack
+from engine.visuals.fields import DATA_TEXELS, FIELDS
+from engine.visuals.layers import SIGNAL_WIDTH, Draw, LayerStack
 from engine.visuals.shaders import LayerSource, ShaderError
 
 # a dreamer in light sleep (N2), mid-breath, between heartbeats: what the checker draws

@@ -20,7 +20,7 @@ from pathlib import Path
 import moderngl
 import numpy as np
 
-from engine.visuals.layers import FIELD_NAMES
+from engine.visuals.fields import FIELD_NAMES
 from engine.visuals.shaders import RIG_LINES, first_error
 
 EPILOGUE_LINE = RIG_LINES + 5000  # the rig's code after the user's: still >= RIG_LINES

@@ -16,20 +16,10 @@ from dataclasses import dataclass
 import moderngl
 import numpy as np
 
-DATA_TEXELS = 8  # RGBA32F texels per layer row: the order is layer_header.glsl's _oneiric_load
+from engine.visuals.fields import DATA_TEXELS
+
 SIGNAL_WIDTH = 512  # samples of each raw signal a layer can read
 SIGNAL_CHANNELS = 3  # eeg, ecg, resp
-
-# Field names in data-row order (texel i // 4, component i % 4): layer_header.glsl reads them.
-FIELD_NAMES = (
-    *("delta", "theta", "alpha", "sigma"),
-    *("beta", "gamma", "arousal", "quality"),
-    *("heart", "beat", "breath", "breath_phase"),
-    *("breath_rate", "hue", "warp", "speed"),
-    *("seed", "depth", "stage", "weight"),
-    *("t", "beat_age", "bpm", "tempo_phase"),
-)
-FIELDS = {name: i for i, name in enumerate(FIELD_NAMES)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 import moderngl
 
 from engine.folders import SHADER_DIR
+from engine.visuals.fields import glsl_fields
 
 LIB_DIR = SHADER_DIR / "lib"
 LAYER_EXTENSIONS = (".glsl", ".fs")  # .glsl: rig or Shadertoy dialect; .fs: ISF
@@ -114,7 +115,7 @@ class LayerSource:
     def fragment(self) -> str:
         # "#line 1 1": the user's code is source string 1, so errors there report its own lines
         return (
-            lib("layer_header.glsl")
+            lib("layer_header.glsl").replace("// @fields", glsl_fields() + "//", 1)
             + "\n#line 1 1\n"
             + self.code
             + "\n#line 1 2\n"

@@ -13,28 +13,9 @@ flat in int v_layer;
 out vec4 fragColor;
 
 int dreamer;                                      // layer index, 0-based
-float delta, theta, alpha, sigma, beta, gamma;    // relative band powers, each 0..1
-float arousal, quality;                           // 0 deep sleep .. 1 alert; signal quality 0..1
-float heart, beat;                                // heart rate (bpm); 1 on a heartbeat, decaying
-float breath, breath_phase, breath_rate;          // breath 0..1 (in/out), phase 0..1, breaths/min
-float hue, warp, speed, seed;                     // the dreamer's look (params)
-float depth, stage, weight;                       // sleep depth 0..1, stage 0 W .. 4 REM, merge weight
-float t;                                          // this dreamer's own time (advances at speed)
-float beat_age;                                   // seconds since the last heartbeat
-float bpm, tempo_phase;                           // the show's tempo and its beat phase 0..1
-
 vec4 _od(int i) { return texelFetch(u_dreamer_data, ivec2(i, v_layer), 0); }
 
-void _oneiric_load() {
-    dreamer = v_layer;
-    vec4 a = _od(0), b = _od(1), c = _od(2), d = _od(3), e = _od(4), f = _od(5);
-    delta = a.x; theta = a.y; alpha = a.z; sigma = a.w;
-    beta = b.x; gamma = b.y; arousal = b.z; quality = b.w;
-    heart = c.x; beat = c.y; breath = c.z; breath_phase = c.w;
-    breath_rate = d.x; hue = d.y; warp = d.z; speed = d.w;
-    seed = e.x; depth = e.y; stage = e.z; weight = e.w;
-    t = f.x; beat_age = f.y; bpm = f.z; tempo_phase = f.w;
-}
+// @fields: declarations and _oneiric_load(), generated from engine/visuals/fields.py
 
 // The dreamer's raw signal, x in 0..1 across the last few seconds (1 = now), roughly -1..1.
 float signal(int channel, float x) {
