@@ -14,7 +14,7 @@ import json
 import statistics
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import moderngl
@@ -33,6 +33,7 @@ DREAMER = {
 }
 FPS = 30.0
 SAMPLE_RATE = 48000
+BLACK = 2  # a frame whose brightest channel is at most this (of 255) is black
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,15 +44,25 @@ class CheckResult:
     line: int = 0  # of the error in the user's file; 0 if unknown or none
     message: str = ""  # the error, or a warning for a shader that loads but draws black
     ms: float | None = None  # median milliseconds per frame (after warming)
+    black: bool = False  # it loads and draws, but the frame is black
+    notices: tuple[str, ...] = ()  # fix-ups made so a strict compiler takes it
+    image: np.ndarray | None = field(default=None, compare=False, repr=False)  # the last frame
+
+    @property
+    def status(self) -> str:
+        """ok, black (loads and draws nothing) or error."""
+        return "error" if not self.ok else ("black" if self.black else "ok")
 
     def as_dict(self) -> dict[str, object]:
         return {
             "path": str(self.path),
             "dialect": self.dialect,
+            "status": self.status,
             "ok": self.ok,
             "line": self.line,
             "message": self.message,
             "ms": None if self.ms is None else round(self.ms, 3),
+            "notices": list(self.notices),
         }
 
 
@@ -123,13 +134,16 @@ def check_one(
     stack = LayerStack(ctx, size, 1)
     try:
         dialect = detect(path)
-        times = _render_rig(ctx, stack, path, frames) if dialect == "rig" else []
-        if dialect != "rig":
-            times = _render_foreign(ctx, stack, path, frames)
-        image = stack.read_layer(0)[..., :3]
-        warning = "" if image.max() > 0 else "warning: the image is black"
+        notices: tuple[str, ...] = ()
+        if dialect == "rig":
+            times = _render_rig(ctx, stack, path, frames)
+        else:
+            times, notices = _render_foreign(ctx, stack, path, frames)
+        image = stack.read_layer(0)[::-1, :, :3].copy()  # top row first
+        black = int(image.max()) <= BLACK
+        warning = "warning: the image is black" if black else ""
         ms = statistics.median(times) if times else None
-        return CheckResult(path, dialect, True, 0, warning, ms)
+        return CheckResult(path, dialect, True, 0, warning, ms, black, notices, image)
     except ShaderError as exc:
         return CheckResult(path, dialect, False, exc.line, exc.message)
     except Exception as exc:  # a checker reports; it doesn't crash on one bad file
@@ -157,7 +171,8 @@ def _render_rig(ctx: moderngl.Context, stack: LayerStack, path: Path, frames: in
 
 def _render_foreign(
     ctx: moderngl.Context, stack: LayerStack, path: Path, frames: int
-) -> list[float]:
+) -> tuple[list[float], tuple[str, ...]]:
+    """Times per frame, and the fix-ups it needed. Image inputs show the test card."""
     prog = load_layer(ctx, path)
     try:
         row, date = dreamer_row(), date_of()
@@ -179,25 +194,46 @@ def _render_foreign(
             )
             ctx.finish()
             times.append((time.perf_counter() - t0) * 1000)
-        return times
+        return times, tuple(getattr(prog, "notices", ()))
     finally:
         prog.release()
 
 
+def summary(results: Sequence[CheckResult]) -> dict[str, int]:
+    counts = {"ok": 0, "black": 0, "error": 0}
+    for r in results:
+        counts[r.status] += 1
+    return counts
+
+
 def format_results(results: Sequence[CheckResult], as_json: bool = False) -> str:
     failed = sum(not r.ok for r in results)
+    counts = summary(results)
     if as_json:
-        summary = {"ok": failed == 0, "count": len(results), "failed": failed}
-        return json.dumps({**summary, "results": [r.as_dict() for r in results]}, indent=2)
+        top = {"ok": failed == 0, "count": len(results), "failed": failed, "summary": counts}
+        return json.dumps({**top, "results": [r.as_dict() for r in results]}, indent=2)
     width = max((len(str(r.path)) for r in results), default=0)
     lines = []
     for r in results:
         if r.ok:
             ms = f"{r.ms:7.2f} ms/frame" if r.ms is not None else ""
             note = f"  {r.message}" if r.message else ""
-            lines.append(f"ok    {r.dialect:<9}  {r.path!s:<{width}}  {ms}{note}")
+            lines.append(f"{r.status:<5} {r.dialect:<9}  {r.path!s:<{width}}  {ms}{note}")
+            lines += [f"      fixed: {n}" for n in r.notices]
         else:
             where = f"{r.path}:{r.line}" if r.line else str(r.path)
             lines.append(f"FAIL  {r.dialect:<9}  {where}: {r.message}")
-    lines.append(f"{len(results)} shader(s): {len(results) - failed} ok, {failed} failed")
+    lines.append(
+        f"{len(results)} shader(s): {counts['ok']} ok, {counts['black']} black, {failed} failed"
+    )
     return "\n".join(lines)
+
+
+def write_sheet(results: Sequence[CheckResult], path: Path, columns: int = 6) -> None:
+    """A contact sheet PNG: one tile per result (see engine.visuals.sheet)."""
+    from engine.visuals.sheet import contact_sheet
+    from engine.visuals.testcard import encode_png
+
+    sheet = contact_sheet(results, columns)
+    rgba = np.dstack([sheet, np.full(sheet.shape[:2], 255, np.uint8)])
+    path.write_bytes(encode_png(rgba))
