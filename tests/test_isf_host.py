@@ -16,6 +16,7 @@ import pytest
 from engine.visuals.check import check, format_results, write_sheet
 from engine.visuals.dialect_base import decode_png
 from engine.visuals.dialects import load_layer
+from engine.visuals.isf import split_header
 from engine.visuals.isf_lenient import fix
 from engine.visuals.isf_source import active_code, vertex_varyings
 from engine.visuals.layers import LayerStack
@@ -27,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SIZE = (160, 90)
 
 
-def render(gl, prog, values=None, size=SIZE) -> np.ndarray:
+def render(gl, prog, values=None, size=SIZE, audio=None) -> np.ndarray:
     """One frame into layer 0 of a one-layer stack: (h, w, 3) floats, bottom row first."""
     prog.reset()
     stack = LayerStack(gl, size, 1)
@@ -41,7 +42,7 @@ def render(gl, prog, values=None, size=SIZE) -> np.ndarray:
             frame=3,
             values=values or {},
             dreamer_row=np.zeros(32, np.float32),
-            audio=np.zeros(1600, np.float32),
+            audio=np.zeros(1600, np.float32) if audio is None else audio,
             date=(2026.0, 1.0, 1.0, 0.0),
         )
         return stack.read_layer(0)[..., :3].astype(np.float64)
@@ -219,3 +220,47 @@ def test_the_command_line_writes_the_sheet(library, tmp_path):
     assert done.returncode == 1, done.stderr
     assert json.loads(done.stdout)["summary"] == {"ok": 2, "black": 1, "error": 2}
     assert decode_png(out.read_bytes()).shape[1] == GAP + 5 * (TILE[0] + GAP)
+
+
+# the fixtures: every construct, each loads, draws and exposes its inputs ----------------
+
+
+@pytest.mark.parametrize("name", ["everything.fs", "outline.fs", "lenient.fs"])
+def test_each_fixture_draws_and_exposes_its_inputs(gl, name):
+    raw, _, _ = split_header(FIXTURES / name, (FIXTURES / name).read_text())
+    header = json.loads(raw)
+    want = [
+        f"/{i['NAME']}"
+        for i in header.get("INPUTS", [])
+        if i["TYPE"] not in ("image", "audio", "audioFFT")
+    ]
+    prog = load_layer(gl, FIXTURES / name)
+    try:
+        assert [s.path for s in prog.inputs] == want
+        img = render(gl, prog)
+    finally:
+        prog.release()
+    assert img.max() > 50 and img.std() > 5, "not black, not flat"
+
+
+def test_every_construct_reaches_the_image(gl):
+    prog = load_layer(gl, FIXTURES / "everything.fs")
+    try:
+        base = render(gl, prog)
+        changes = {
+            "/cells": 2.0,  # the index of VALUES' 8: the grid's pass gets smaller
+            "/glow": 0.0,
+            "/tint": (0.1, 0.9, 0.2, 1.0),
+            "/mirror": 1.0,
+            "/flash": 1.0,
+        }
+        for path, value in changes.items():
+            assert np.abs(render(gl, prog, {path: value}) - base).mean() > 0.5, path
+        t = np.arange(1600) / 48000
+        sound = (0.8 * np.sin(2 * np.pi * 1500 * t)).astype(np.float32)
+        heard = render(gl, prog, audio=sound)
+        assert np.abs(heard - base).mean() > 0.5, "the waveform and spectrum show the sound"
+    finally:
+        prog.release()
+    spec = next(s for s in prog.inputs if s.path == "/cells")
+    assert spec.choices == ("coarse", "medium", "fine") and spec.default == 1.0
