@@ -313,7 +313,7 @@ class ShowEffects:
         self._layer_copies: dict[int, moderngl.Texture] = {}
         self._layer_fbos: dict[int, moderngl.Framebuffer] = {}
         self._merge_copy: tuple[moderngl.Texture, moderngl.Framebuffer] | None = None
-        self.copier = Copier(ctx)
+        self._copier: Copier | None = None  # made when first needed: a show without effects
         try:
             for path, layer, specs in dreamers:
                 if specs:
@@ -416,7 +416,7 @@ class ShowEffects:
             tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
             self._layer_copies[n] = tex
             self._layer_fbos[n] = self.ctx.framebuffer(color_attachments=[tex])
-        self.copier.copy(
+        self.copier().copy(
             self._layer_fbos[n], 0, self.layer_size, layers=layers.texture, from_layer=n
         )
 
@@ -428,7 +428,12 @@ class ShowEffects:
             tex = self.ctx.texture(self.size, 4)
             tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
             self._merge_copy = (tex, self.ctx.framebuffer(color_attachments=[tex]))
-        self.copier.copy(self._merge_copy[1], 0, self.size, src=merge.output, flip=True)
+        self.copier().copy(self._merge_copy[1], 0, self.size, src=merge.output, flip=True)
+
+    def copier(self) -> Copier:
+        if self._copier is None:
+            self._copier = Copier(self.ctx)
+        return self._copier
 
     def release(self) -> None:
         for c in self.chains():
@@ -442,6 +447,6 @@ class ShowEffects:
             for obj in self._merge_copy[::-1]:
                 obj.release()
         self._files, self._layer_copies, self._layer_fbos, self._merge_copy = {}, {}, {}, None
-        if hasattr(self, "copier"):
-            self.copier.release()
-            del self.copier
+        if self._copier is not None:
+            self._copier.release()
+            self._copier = None
