@@ -182,6 +182,8 @@ def test_the_checker_tells_ok_black_and_error_apart(checked):
         "outline.fs": "ok",
     }
     assert by["broken.fs"].line == 3 and by["lenient.fs"].notices
+    assert by["outline.fs"].filter and not by["lenient.fs"].filter
+    assert by["outline.fs"].categories == ("Stylize",)
     data = json.loads(format_results(checked, as_json=True))
     assert data["summary"] == {"ok": 2, "black": 1, "error": 2} and data["failed"] == 2
     assert {r["status"] for r in data["results"]} == {"ok", "black", "error"}

@@ -21,6 +21,7 @@ import moderngl
 import numpy as np
 
 from engine.visuals.dialects import SHADER_EXTENSIONS, date_of, detect, load_layer
+from engine.visuals.isf_program import IsfProgram
 from engine.visuals.layers import DATA_TEXELS, FIELDS, SIGNAL_WIDTH, Draw, LayerStack
 from engine.visuals.shaders import LayerSource, ShaderError
 
@@ -46,6 +47,8 @@ class CheckResult:
     ms: float | None = None  # median milliseconds per frame (after warming)
     black: bool = False  # it loads and draws, but the frame is black
     notices: tuple[str, ...] = ()  # fix-ups made so a strict compiler takes it
+    filter: bool = False  # an ISF filter (an inputImage input): an effect, given an image
+    categories: tuple[str, ...] = ()  # ISF CATEGORIES
     image: np.ndarray | None = field(default=None, compare=False, repr=False)  # the last frame
 
     @property
@@ -63,6 +66,8 @@ class CheckResult:
             "message": self.message,
             "ms": None if self.ms is None else round(self.ms, 3),
             "notices": list(self.notices),
+            "filter": self.filter,
+            "categories": list(self.categories),
         }
 
 
@@ -135,15 +140,28 @@ def check_one(
     try:
         dialect = detect(path)
         notices: tuple[str, ...] = ()
+        categories: tuple[str, ...]
+        is_filter, categories = False, ()  # what ISF says a file is
         if dialect == "rig":
             times = _render_rig(ctx, stack, path, frames)
         else:
-            times, notices = _render_foreign(ctx, stack, path, frames)
+            times, notices, is_filter, categories = _render_foreign(ctx, stack, path, frames)
         image = stack.read_layer(0)[::-1, :, :3].copy()  # top row first
         black = int(image.max()) <= BLACK
         warning = "warning: the image is black" if black else ""
         ms = statistics.median(times) if times else None
-        return CheckResult(path, dialect, True, 0, warning, ms, black, notices, image)
+        return CheckResult(
+            path,
+            dialect,
+            True,
+            message=warning,
+            ms=ms,
+            black=black,
+            notices=notices,
+            image=image,
+            filter=is_filter,
+            categories=categories,
+        )
     except ShaderError as exc:
         return CheckResult(path, dialect, False, exc.line, exc.message)
     except Exception as exc:  # a checker reports; it doesn't crash on one bad file
@@ -171,8 +189,9 @@ def _render_rig(ctx: moderngl.Context, stack: LayerStack, path: Path, frames: in
 
 def _render_foreign(
     ctx: moderngl.Context, stack: LayerStack, path: Path, frames: int
-) -> tuple[list[float], tuple[str, ...]]:
-    """Times per frame, and the fix-ups it needed. Image inputs show the test card."""
+) -> tuple[list[float], tuple[str, ...], bool, tuple[str, ...]]:
+    """Times per frame, the fix-ups it needed, and what ISF says it is (filter,
+    categories). Image inputs show the test card."""
     prog = load_layer(ctx, path)
     try:
         row, date = dreamer_row(), date_of()
@@ -194,7 +213,12 @@ def _render_foreign(
             )
             ctx.finish()
             times.append((time.perf_counter() - t0) * 1000)
-        return times, tuple(getattr(prog, "notices", ()))
+        doc = prog.doc if isinstance(prog, IsfProgram) else None
+        is_filter = doc is not None and any(
+            i.name == "inputImage" and i.type == "image" for i in doc.inputs
+        )
+        categories = doc.categories if doc is not None else ()
+        return times, tuple(getattr(prog, "notices", ())), is_filter, categories
     finally:
         prog.release()
 
@@ -217,7 +241,7 @@ def format_results(results: Sequence[CheckResult], as_json: bool = False) -> str
     for r in results:
         if r.ok:
             ms = f"{r.ms:7.2f} ms/frame" if r.ms is not None else ""
-            note = f"  {r.message}" if r.message else ""
+            note = ("  filter" if r.filter else "") + (f"  {r.message}" if r.message else "")
             lines.append(f"{r.status:<5} {r.dialect:<9}  {r.path!s:<{width}}  {ms}{note}")
             lines += [f"      fixed: {n}" for n in r.notices]
         else:
