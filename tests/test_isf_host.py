@@ -114,7 +114,7 @@ def test_lenient_code_compiles_after_fix_ups_logged_once(gl, caplog):
     try:
         assert first.notices == second.notices
         lines = [n.split(":")[1] for n in first.notices]
-        assert lines == ["11", "15", "20", "21"], first.notices
+        assert lines == ["11", "15", "20", "21", "25", "26"], first.notices
         assert "float(" in first.notices[0] and "`u` suffix" in first.notices[2]
         img = render(gl, first)
     finally:
@@ -138,6 +138,10 @@ def test_lenient_code_compiles_after_fix_ups_logged_once(gl, caplog):
         ("int i = x * 2.0;", 1, "initializer of type float cannot be assigned to variable of "
          "type int", "int i = int(x * 2.0);"),
         ("if (b == 1) {}", 1, "operands of `==' must have the same type", "if (b == 1.0) {}"),
+        ("const float k = x * 2.0;", 1, "initializer of const variable `k' must be a constant "
+         "expression", "float k = x * 2.0;"),
+        ("float m = p.x % 2.0;", 1, "LHS of operator % must be an integer",
+         "float m = mod(p.x, 2.0);"),
     ],
 )  # fmt: skip
 def test_fix_rewrites_the_construct_the_error_names(code, line, message, expect):

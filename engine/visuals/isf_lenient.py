@@ -6,7 +6,8 @@ literal compared with or assigned to a float or a uint. Library files are writte
 against those hosts, and we don't edit them: :func:`fix` rewrites the one construct
 that an error message names, on its line, and the caller compiles again. Every
 rewrite keeps the file's line numbers and says what it did, so the caller can say so
-once (see `IsfProgram`).
+once (see `IsfProgram`). Also mended: a `const` set from a non-constant expression,
+and `%` on floats.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ _RETURN = re.compile(r"`return' with wrong type (\w+), in function `(\w+)' retur
 _ASSIGN = re.compile(
     r"(?:initializer|value) of type (\w+) cannot be assigned to variable of type (\w+)"
 )
+_CONST = re.compile(r"initializer of const variable `(\w+)' must be a constant expression")
+_MOD = re.compile(r"[LR]HS of operator % must be an integer")
+_OPERAND = r"(\w+(?:\.\w+)*(?:\[[^\]]*\])?|\d+\.?\d*|\([^()]*\))"
+_PERCENT = re.compile(rf"{_OPERAND}\s*%\s*{_OPERAND}")
 _UINT_CALL = re.compile(r"no matching function for call to `\w+\([^)]*\bint\b")
 _OPERANDS = re.compile(
     r"operands of `[=!]=' must have the same type|could not implicitly convert operands"
@@ -43,6 +48,14 @@ def fix(code: str, line: int, message: str) -> tuple[str, str] | None:
         return _wrap_statement(
             code, start, end, r"\breturn\b", m[3], f"return {m[1]} from {m[3]} {m[2]}()"
         )
+    m = _CONST.search(message)
+    if m:
+        drop = re.compile(rf"\bconst\s+(?=[\w\s]*\b{re.escape(m[1])}\b)")
+        done = _on_line(code, start, end, lambda s: drop.sub("", s, count=1))
+        return (done, f"const {m[1]} set from a non-constant: not const") if done else None
+    if _MOD.search(message):
+        done = _on_line(code, start, end, lambda s: _PERCENT.sub(r"mod(\1, \2)", s, count=1))
+        return (done, "% on floats: mod(...)") if done else None
     m = _ASSIGN.search(message)
     if m and _CONSTRUCTIBLE.match(m[2]):
         if m[2] in ("uint", "uvec2", "uvec3", "uvec4") and m[1] == "int":
