@@ -104,6 +104,23 @@ def test_a_vdmx_style_companion_vertex_shader_loads_and_filters(gl):
     assert ink.max() > 100 and np.abs(ink[..., 0] - ink[..., 1]).max() <= 1
 
 
+def test_glsl_1_texture_functions_still_work(gl, tmp_path):
+    path = tmp_path / "old.fs"
+    path.write_text(
+        '/*{"INPUTS": [{"NAME": "inputImage", "TYPE": "image"}]}*/\n'
+        "void main() {\n"
+        "    vec4 a = texture2DLod(inputImage, vv_FragNormCoord, 0.0);\n"
+        "    vec4 b = texture2DProj(inputImage, vec3(vv_FragNormCoord, 1.0));\n"
+        "    gl_FragColor = 0.5 * (a + b);\n}\n"
+    )
+    prog = load_layer(gl, path)
+    try:
+        img = render(gl, prog, size=(320, 180))[::-1]
+    finally:
+        prog.release()
+    assert np.abs(img - load_test_card()[..., :3]).max() <= 1
+
+
 # leniency ----------------------------------------------------------------------------------
 
 

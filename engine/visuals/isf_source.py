@@ -5,11 +5,11 @@ RENDERSIZE, PASSINDEX, DATE, FRAMEINDEX, TIMEDELTA, and per image (input, import
 or pass buffer) the v1 uniforms `_NAME_imgRect`, `_NAME_imgSize` and `_NAME_flip`;
 the IMG_* functions (both spellings of IMG_THIS_NORM_PIXEL, and the fragment shader's
 `bias` overloads), and the old names a GLSL 1.x / ISF v1 file uses in a 3.30 core
-context: `gl_FragColor`, `texture2D`, `varying`, `attribute`, `vv_FragNormCoord`,
-`vv_vertShaderInit`; plus the rig's `oneiric_*` features. Whatever the user's file
-(or its `.vs`) declares itself is left out of the prologue, so nothing is declared
-twice. Its `main` is renamed, and the rig's `main` calls it, then (drawing into the
-layer) composites over black.
+context: `gl_FragColor`, `texture2D` (and `Lod`, `Proj`), `textureCube`, `varying`,
+`attribute`, `vv_FragNormCoord`, `vv_vertShaderInit`; plus the rig's `oneiric_*`
+features. Whatever the user's file (or its `.vs`) declares itself is left out of the
+prologue, so nothing is declared twice. Its `main` is renamed, and the rig's `main`
+calls it, then (drawing into the layer) composites over black.
 """
 
 from __future__ import annotations
@@ -48,7 +48,11 @@ vec4 IMG_PIXEL(sampler2D img, vec2 c, float b) {
     return texture(img, c / vec2(textureSize(img, 0)), b);
 }
 """
-MACROS = "#define vv_FragNormCoord isf_FragNormCoord\n#define texture2D texture\n"
+MACROS = (
+    "#define vv_FragNormCoord isf_FragNormCoord\n#define texture2D texture\n"
+    "#define texture2DLod textureLod\n#define texture2DProj textureProj\n"
+    "#define textureCube texture\n"
+)
 BUILTINS = (
     ("RENDERSIZE", "vec2"),
     ("TIME", "float"),
