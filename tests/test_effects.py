@@ -288,3 +288,32 @@ def test_a_broken_effect_keeps_the_last_good_one(gl, tmp_path):
         assert tuple(frames(show, 1)[5, 5]) == (204, 102, 51)
     finally:
         show.close()
+
+
+def test_the_live_runner_reloads_an_edited_effect(gl, tmp_path):
+    from engine.clock import FrameClock
+    from engine.live import Live
+
+    shaders = tmp_path / "shaders"
+    (shaders / "fx").mkdir(parents=True)
+    (shaders / "tide.glsl").write_text((SHADER_DIR / "tide.glsl").read_text())
+    fx = shaders / "fx" / "tint.fs"
+    body = (
+        '/*{"ISFVSN": "2", "INPUTS": [{"NAME": "inputImage", "TYPE": "image"}]}*/\n'
+        "void main() { gl_FragColor = vec4(RGB, 1.0); }\n"
+    )
+    fx.write_text(body.replace("RGB", "0.2, 0.4, 0.6"))
+    show = show_of(gl, tmp_path, fx="[]", master='master_fx = ["tint"]', folders=Folders(shaders))
+    live = Live(show, clock=FrameClock(15), watch=False)
+    try:
+        assert tuple(live.step().image[5, 5]) == (51, 102, 153)
+        fx.write_text(body.replace("RGB", "0.2, oops"))
+        live.file_changed(fx)
+        assert live.errors and live.errors[-1].line == 2 and live.errors[-1].path == fx
+        assert tuple(live.step().image[5, 5]) == (51, 102, 153), "the show goes on"
+        fx.write_text(body.replace("RGB", "0.8, 0.4, 0.2"))
+        live.file_changed(fx)
+        assert tuple(live.step().image[5, 5]) == (204, 102, 51)
+    finally:
+        live.close()
+        show.close()
