@@ -65,6 +65,7 @@ test: $(STAMP) system lint $(SENDERS)
 bench: $(STAMP) system
 	$(BIN)/python bench/bench_render.py
 	$(BIN)/python bench/bench_live.py
+	$(BIN)/python bench/bench_effects.py
 
 clean:
 	rm -rf out .pytest_cache .mypy_cache .ruff_cache

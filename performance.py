@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     ck.add_argument("paths", type=Path, nargs="+", help="shader files or folders")
     ck.add_argument("--json", action="store_true", help="machine-readable output")
     ck.add_argument("--frames", type=int, default=3, help="frames to render each")
+    ck.add_argument("--sheet", type=Path, metavar="OUT.png", help="a contact sheet: a tile each")
 
     pa = sub.add_parser("params", help="list every param of a set: type, range, access, unit")
     pa.add_argument("set", type=Path, nargs="?", default=Path("presets/sets/demo.toml"))
@@ -336,7 +337,7 @@ def cmd_learn(args: argparse.Namespace) -> int:
 
 
 def cmd_shaders_check(args: argparse.Namespace) -> int:
-    from engine.visuals.check import check, format_results
+    from engine.visuals.check import check, format_results, write_sheet
 
     missing = [p for p in args.paths if not p.exists()]
     if missing:
@@ -344,6 +345,10 @@ def cmd_shaders_check(args: argparse.Namespace) -> int:
         return 2
     results = check(args.paths, frames=args.frames)
     print(format_results(results, args.json))
+    if args.sheet is not None:
+        write_sheet(results, args.sheet)
+        if not args.json:
+            print(f"contact sheet: {args.sheet}")
     return 1 if any(not r.ok for r in results) else 0
 
 

@@ -28,11 +28,12 @@ import numpy as np
 from pythonosc.udp_client import SimpleUDPClient
 
 from engine import sets
+from engine.folders import SHADER_DIR
 from engine.live import Live
 from engine.show import Folders, Show
 from engine.sources.osc import Endpoint, OscReceiver
 from engine.visuals.context import describe, headless_context
-from engine.visuals.shaders import SHADER_DIR, LayerSource
+from engine.visuals.shaders import LayerSource
 
 SET = """
 [set]

@@ -192,6 +192,9 @@ class Live:
         """React to an edited file (the watcher calls this; tests may too)."""
         path = path.resolve()
         folders = self.show.folders
+        if self.show.fx.uses(path):  # an effect: compiled here, the old one kept if it fails
+            for exc in self.show.reload_effect(path):
+                self._error("shader", exc.path, exc.line, exc.message)
         if path.parent == folders.shaders.resolve() and path.stem in self.show.shaders:
             self.warmer.request(path)
         elif path.parent == folders.mappings.resolve():

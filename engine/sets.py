@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from engine.fx_spec import FxSpec, parse_fx
 from engine.sources.simulate import STAGES
 
 STAGE_ALIASES = {"R": "REM", "1": "N1", "2": "N2", "3": "N3", "4": "N3", "0": "W"}
@@ -61,6 +62,7 @@ class DreamerGroup:
     board: str = "synthetic"
     stream_type: str = "EEG"
     stream_name: str = ""
+    fx: tuple[FxSpec, ...] = ()  # effects over each of the group's layers (fx_spec)
     where: str = ""
 
 
@@ -87,6 +89,7 @@ class SetSpec:
     dreamers: tuple[DreamerGroup, ...]
     values: Mapping[str, object]  # initial param values by path (from [merge], [master], [group])
     cues: tuple[Cue, ...]
+    master_fx: tuple[FxSpec, ...] = ()  # effects over the merged frame
 
     @property
     def dreamer_count(self) -> int:
@@ -284,6 +287,7 @@ def _parse_group(
         board=t.get("board", str, "synthetic"),
         stream_type=t.get("stream_type", str, "EEG"),
         stream_name=t.get("stream_name", str, ""),
+        fx=_fx(t, "fx"),
         where=where,
     )
     t.finish()
@@ -379,10 +383,18 @@ def load(
                 key=lambda c: c.time,
             )
         ),
+        master_fx=_fx(top, "master_fx"),
     )
     s.finish()
     top.finish()
     return spec
+
+
+def _fx(t: _Table, key: str) -> tuple[FxSpec, ...]:
+    try:
+        return parse_fx(t.get(key, (list, str), []), t.field(key))
+    except ValueError as exc:
+        raise SetError(t.path, "", str(exc)) from None
 
 
 def _known_mapping(mappings: set[str] | None) -> Callable[[str], str | None]:

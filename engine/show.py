@@ -37,11 +37,13 @@ from engine.sources.recordings import load as load_recording
 from engine.sources.replayed import RecordedInputs, ReplayedSource
 from engine.sources.simulate import Hypnogram, SimulatedDreamer
 from engine.visuals.dialects import LayerProgram, date_of, detect, load_layer
+from engine.visuals.effects import EffectError, ShowEffects
+from engine.visuals.effects import Frame as FxFrame
 from engine.visuals.fields import FIELD_NAMES
 from engine.visuals.layers import Draw, LayerStack
 from engine.visuals.merge import BLEND_NAMES, Merge, slot_table
 from engine.visuals.overlay import Overlay, OverlayState
-from engine.visuals.shaders import LayerSource, find_layer
+from engine.visuals.shaders import LayerSource, ShaderError, find_layer
 
 PULLED = ("lsl", "brainflow")  # sources the show reads from outside: logged read by read
 PREROLL = 12.0  # seconds of signal generated before the show starts, so features are ready
@@ -130,6 +132,7 @@ class Show:
         self.start_date = start_date or datetime.datetime(2026, 1, 1)
         self._uses_signals: set[str] = set()
         self._groups = self._build_groups()
+        self.fx = self._build_effects(spec)  # ISF filters over layers and the merge
         self._now = 0.0
         # values and cues are checked once every param exists (ISF inputs included)
         self._apply_values(spec)
@@ -354,6 +357,32 @@ class Show:
         self.layers.set_order(np.array(order))
         return groups
 
+    def _build_effects(self, spec: SetSpec) -> ShowEffects:
+        chains = [
+            (d.path, d.layer, group.fx)
+            for group, members in zip(spec.dreamers, self._members(spec), strict=False)
+            for d in members
+        ]
+        try:
+            return ShowEffects(
+                self.ctx,
+                self.params,
+                layer_size=self.layer_size,
+                size=self.size,
+                dreamers=chains,
+                master=spec.master_fx,
+                shader_dir=self.folders.shaders,
+                set_dir=spec.path.resolve().parent,
+                layer_count=len(self.dreamers),
+            )
+        except EffectError as exc:
+            raise SetError(spec.path, exc.where, exc.message) from None
+
+    def reload_effect(self, path: Path) -> list[ShaderError]:
+        """An effect shader edited mid-show: compiled again where used; a broken one keeps
+        the last good one running (its errors are returned)."""
+        return self.fx.reload(path)
+
     def _load_foreign(self, d: Dreamer, path: Path) -> LayerProgram:
         prog = load_layer(self.ctx, path, size=self.layer_size)
         for spec in prog.inputs:  # ISF INPUTS become the dreamer's params
@@ -551,6 +580,9 @@ class Show:
         self.layers.render(self._draws(t), time=t, dt=dt, frame=frame)
         if self._foreign:
             self._render_foreign(data, t, dt, frame)
+        date = date_of(self.start_date + datetime.timedelta(seconds=t))
+        fx_frame = FxFrame(t, dt, frame, self._last_mono, date)
+        self.fx.apply_layers(self.layers, fx_frame, data)
 
         default_mode = int(self.params.get("/merge/mode"))
         modes = [
@@ -570,6 +602,7 @@ class Show:
             time=t,
             exposure=get("/merge/exposure"),
         )
+        self.fx.apply_master(self.merge, fx_frame)
         if self.overlay is not None and self.overlay_state is not None:
             self.overlay.draw(self.merge.fbo, self.overlay_state)
         return self.merge.read()
@@ -634,6 +667,7 @@ class Show:
         if self.audio is not None:
             self.audio.close()
             self.audio = None
+        self.fx.release()
         self.layers.release()
         self.merge.release()
         if self.overlay is not None:

@@ -875,7 +875,8 @@ def test_third_party_isf_transition(gl, tmp_path):
             ("/progress", 0.0, 0.0, 1.0),
             ("/startingAngle", 90.0, 0.0, 360.0),
         ]
-        assert draw(gl, prog, 1).max() == 0, "no images plugged in: black"
+        card = draw(gl, prog, 1)  # nothing plugged in: both images are the test card
+        assert card.std() > 20, "an unplugged image shows the test card, not a flat colour"
         prog.set_image("startImage", red)
         prog.set_image("endImage", blue)
         start = draw(gl, prog, 1)
@@ -932,7 +933,7 @@ def test_checker_reports_errors_with_their_lines(gl, tmp_path):
     bad = next(r for r in data["results"] if r["path"].endswith("bad.fs"))
     assert bad["line"] == 8 and bad["ms"] is None and "syntax" in bad["message"]
     text = format_results(list(results.values()))
-    assert f"{tmp_path / 'bad.fs'}:8: " in text and "5 shader(s): 1 ok, 4 failed" in text
+    assert f"{tmp_path / 'bad.fs'}:8: " in text and "5 shader(s): 1 ok, 0 black, 4 failed" in text
     assert re.search(r"^ok\s+isf\s+\S*good\.fs\s+[\d.]+ ms/frame$", text, re.M)
 
 

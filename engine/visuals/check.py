@@ -14,7 +14,7 @@ import json
 import statistics
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import moderngl
@@ -22,6 +22,7 @@ import numpy as np
 
 from engine.visuals.dialects import SHADER_EXTENSIONS, date_of, detect, load_layer
 from engine.visuals.fields import DATA_TEXELS, FIELDS
+from engine.visuals.isf_program import IsfProgram
 from engine.visuals.layers import SIGNAL_WIDTH, Draw, LayerStack
 from engine.visuals.shaders import LayerSource, ShaderError
 
@@ -34,6 +35,7 @@ DREAMER = {
 }
 FPS = 30.0
 SAMPLE_RATE = 48000
+BLACK = 2  # a frame whose brightest channel is at most this (of 255) is black
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,15 +46,29 @@ class CheckResult:
     line: int = 0  # of the error in the user's file; 0 if unknown or none
     message: str = ""  # the error, or a warning for a shader that loads but draws black
     ms: float | None = None  # median milliseconds per frame (after warming)
+    black: bool = False  # it loads and draws, but the frame is black
+    notices: tuple[str, ...] = ()  # fix-ups made so a strict compiler takes it
+    filter: bool = False  # an ISF filter (an inputImage input): an effect, given an image
+    categories: tuple[str, ...] = ()  # ISF CATEGORIES
+    image: np.ndarray | None = field(default=None, compare=False, repr=False)  # the last frame
+
+    @property
+    def status(self) -> str:
+        """ok, black (loads and draws nothing) or error."""
+        return "error" if not self.ok else ("black" if self.black else "ok")
 
     def as_dict(self) -> dict[str, object]:
         return {
             "path": str(self.path),
             "dialect": self.dialect,
+            "status": self.status,
             "ok": self.ok,
             "line": self.line,
             "message": self.message,
             "ms": None if self.ms is None else round(self.ms, 3),
+            "notices": list(self.notices),
+            "filter": self.filter,
+            "categories": list(self.categories),
         }
 
 
@@ -124,13 +140,29 @@ def check_one(
     stack = LayerStack(ctx, size, 1)
     try:
         dialect = detect(path)
-        times = _render_rig(ctx, stack, path, frames) if dialect == "rig" else []
-        if dialect != "rig":
-            times = _render_foreign(ctx, stack, path, frames)
-        image = stack.read_layer(0)[..., :3]
-        warning = "" if image.max() > 0 else "warning: the image is black"
+        notices: tuple[str, ...] = ()
+        categories: tuple[str, ...]
+        is_filter, categories = False, ()  # what ISF says a file is
+        if dialect == "rig":
+            times = _render_rig(ctx, stack, path, frames)
+        else:
+            times, notices, is_filter, categories = _render_foreign(ctx, stack, path, frames)
+        image = stack.read_layer(0)[::-1, :, :3].copy()  # top row first
+        black = int(image.max()) <= BLACK
+        warning = "warning: the image is black" if black else ""
         ms = statistics.median(times) if times else None
-        return CheckResult(path, dialect, True, 0, warning, ms)
+        return CheckResult(
+            path,
+            dialect,
+            True,
+            message=warning,
+            ms=ms,
+            black=black,
+            notices=notices,
+            image=image,
+            filter=is_filter,
+            categories=categories,
+        )
     except ShaderError as exc:
         return CheckResult(path, dialect, False, exc.line, exc.message)
     except Exception as exc:  # a checker reports; it doesn't crash on one bad file
@@ -158,7 +190,9 @@ def _render_rig(ctx: moderngl.Context, stack: LayerStack, path: Path, frames: in
 
 def _render_foreign(
     ctx: moderngl.Context, stack: LayerStack, path: Path, frames: int
-) -> list[float]:
+) -> tuple[list[float], tuple[str, ...], bool, tuple[str, ...]]:
+    """Times per frame, the fix-ups it needed, and what ISF says it is (filter,
+    categories). Image inputs show the test card."""
     prog = load_layer(ctx, path)
     try:
         row, date = dreamer_row(), date_of()
@@ -180,25 +214,51 @@ def _render_foreign(
             )
             ctx.finish()
             times.append((time.perf_counter() - t0) * 1000)
-        return times
+        doc = prog.doc if isinstance(prog, IsfProgram) else None
+        is_filter = doc is not None and any(
+            i.name == "inputImage" and i.type == "image" for i in doc.inputs
+        )
+        categories = doc.categories if doc is not None else ()
+        return times, tuple(getattr(prog, "notices", ())), is_filter, categories
     finally:
         prog.release()
 
 
+def summary(results: Sequence[CheckResult]) -> dict[str, int]:
+    counts = {"ok": 0, "black": 0, "error": 0}
+    for r in results:
+        counts[r.status] += 1
+    return counts
+
+
 def format_results(results: Sequence[CheckResult], as_json: bool = False) -> str:
     failed = sum(not r.ok for r in results)
+    counts = summary(results)
     if as_json:
-        summary = {"ok": failed == 0, "count": len(results), "failed": failed}
-        return json.dumps({**summary, "results": [r.as_dict() for r in results]}, indent=2)
+        top = {"ok": failed == 0, "count": len(results), "failed": failed, "summary": counts}
+        return json.dumps({**top, "results": [r.as_dict() for r in results]}, indent=2)
     width = max((len(str(r.path)) for r in results), default=0)
     lines = []
     for r in results:
         if r.ok:
             ms = f"{r.ms:7.2f} ms/frame" if r.ms is not None else ""
-            note = f"  {r.message}" if r.message else ""
-            lines.append(f"ok    {r.dialect:<9}  {r.path!s:<{width}}  {ms}{note}")
+            note = ("  filter" if r.filter else "") + (f"  {r.message}" if r.message else "")
+            lines.append(f"{r.status:<5} {r.dialect:<9}  {r.path!s:<{width}}  {ms}{note}")
+            lines += [f"      fixed: {n}" for n in r.notices]
         else:
             where = f"{r.path}:{r.line}" if r.line else str(r.path)
             lines.append(f"FAIL  {r.dialect:<9}  {where}: {r.message}")
-    lines.append(f"{len(results)} shader(s): {len(results) - failed} ok, {failed} failed")
+    lines.append(
+        f"{len(results)} shader(s): {counts['ok']} ok, {counts['black']} black, {failed} failed"
+    )
     return "\n".join(lines)
+
+
+def write_sheet(results: Sequence[CheckResult], path: Path, columns: int = 6) -> None:
+    """A contact sheet PNG: one tile per result (see engine.visuals.sheet)."""
+    from engine.visuals.sheet import contact_sheet
+    from engine.visuals.testcard import encode_png
+
+    sheet = contact_sheet(results, columns)
+    rgba = np.dstack([sheet, np.full(sheet.shape[:2], 255, np.uint8)])
+    path.write_bytes(encode_png(rgba))

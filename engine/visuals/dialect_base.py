@@ -41,12 +41,15 @@ ONEIRIC_UNIFORMS = "uniform float " + ", ".join(f"oneiric_{n}" for n in FIELD_NA
 
 def geometry(varyings: Sequence[tuple[str, str]]) -> str:
     """Route the triangle to layer `u_layer`, passing `_vs_<name>` on as `<name>`.
-    A varying may be an array (`offsets[5]`)."""
+    A varying may be an array (`offsets[5]`); its type may carry interpolation
+    qualifiers (`flat int`), which GLSL 3.30 wants before `in`/`out`."""
     decl, copy = "", ""
-    for t, name in varyings:
+    for typed, name in varyings:
+        *quals, t = typed.split()
+        q = "".join(f"{w} " for w in quals)
         base, _, rest = name.partition("[")
         arr = f"[{rest}" if rest else ""
-        decl += f"in {t} _vs_{base}[]{arr};\nout {t} {base}{arr};\n"
+        decl += f"{q}in {t} _vs_{base}[]{arr};\n{q}out {t} {base}{arr};\n"
         copy += f"        {base} = _vs_{base}[i];\n"
     # an array varying arrives in the geometry shader as an array of arrays (GL 4.3 core)
     ext = (

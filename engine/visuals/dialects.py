@@ -27,10 +27,10 @@ import numpy as np
 
 from engine.params import ParamSpec
 from engine.visuals.dialect_base import strip_comments
+from engine.visuals.fields import DATA_TEXELS
 from engine.visuals.isf import HEADER
 from engine.visuals.isf import parse as parse_isf
 from engine.visuals.isf_program import IsfProgram
-from engine.visuals.layers import DATA_TEXELS
 from engine.visuals.shaders import ShaderError
 from engine.visuals.shadertoy import ShadertoyProgram, is_shadertoy
 

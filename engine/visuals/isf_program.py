@@ -9,8 +9,11 @@ shader (it calls `isf_vertShaderInit()`); its varyings reach the fragment shader
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
 
 import moderngl
 import numpy as np
@@ -19,7 +22,6 @@ from engine.params import ParamError
 from engine.visuals.dialect_base import (
     VERTEX,
     PingPong,
-    black_texture,
     compile_layered,
     draw,
     fold,
@@ -32,10 +34,15 @@ from engine.visuals.dialect_base import (
     waveform,
 )
 from engine.visuals.isf import SAMPLER_TYPES, IsfDoc, IsfInput, IsfPass
+from engine.visuals.isf_lenient import fix
 from engine.visuals.isf_source import COPY, fragment_source, vertex_source
 from engine.visuals.shaders import ShaderError
+from engine.visuals.testcard import load_test_card
 
+log = logging.getLogger(__name__)
 MAX_SIZE = 8192  # a pass's WIDTH / HEIGHT expression is clamped to 1..this
+MAX_FIXES = 16  # rewrites tried for one file before its error stands
+_TOLD: set[tuple[Path, tuple[str, ...]]] = set()  # fix-ups already logged: once per file
 _MAIN = re.compile(r"\bvoid\s+main\s*\(")
 
 
@@ -63,38 +70,33 @@ class IsfProgram:
                 pictures[name] = load_image(file)
             except (OSError, ValueError) as exc:
                 raise ShaderError(doc.path, 0, f"IMPORTED {name}: {file}: {exc}") from None
-        # one build per pass where the code asks which pass it is in (see _declarations)
-        asks = "PASSINDEX" in strip_comments(doc.code + (doc.vertex or ""))
         self._programs: list[tuple[moderngl.Program, moderngl.VertexArray]] = []
         self._copy: tuple[moderngl.Program, moderngl.VertexArray] | None = None
-        try:
-            for index in range(len(doc.passes)) if asks else [None]:
-                vertex, varyings = vertex_source(doc, index)
-                self._programs.append(
-                    compile_layered(
-                        ctx,
-                        doc.path,
-                        fragment_source(doc, index),
-                        vertex=vertex,
-                        varyings=varyings,
-                        vertex_path=doc.path.with_suffix(".vs") if doc.vertex else None,
-                    )
-                )
-            if doc.passes[-1].target:
-                self._copy = compile_layered(
-                    ctx, doc.path, COPY, vertex=VERTEX, varyings=[("vec2", "uv")]
-                )
-        except ShaderError:
-            self._release_programs()
-            raise
+        self.notices: list[str] = []  # fix-ups made for a lenient compiler's code (isf_lenient)
+        while True:
+            try:
+                self._build(doc)
+                break
+            except ShaderError as exc:
+                self._release_programs()
+                doc = self._mend(doc, exc)  # raises exc when no rewrite mends it
+        self.doc = doc
+        if self.notices and (doc.path, tuple(self.notices)) not in _TOLD:
+            _TOLD.add((doc.path, tuple(self.notices)))
+            log.warning(
+                "%s: compiled after fixing what lenient compilers allow: %s",
+                doc.path,
+                "; ".join(self.notices),
+            )
         self.program, self.vao = self._programs[0]
         self._units = {name: unit for unit, name in enumerate(samplers)}
         for prog, _ in self._programs:
             for name, unit in self._units.items():
                 set_uniform(prog, name, unit)
-        self._black = black_texture(ctx)
+        # an unplugged image input shows the test card: a filter over black would draw black
+        self._card = image_texture(ctx, load_test_card())
         self._images: dict[str, moderngl.Texture] = {
-            i.name: self._black for i in doc.inputs if i.type == "image"
+            i.name: self._card for i in doc.inputs if i.type == "image"
         }
         self._imported = {name: image_texture(ctx, rgba) for name, rgba in pictures.items()}
         self._audio = {
@@ -105,12 +107,45 @@ class IsfProgram:
         self._buffers: dict[str, PingPong] = {}
         self._events: dict[str, bool] = {}
 
+    def _build(self, doc: IsfDoc) -> None:
+        # one build per pass where the code asks which pass it is in (see _declarations)
+        asks = "PASSINDEX" in strip_comments(doc.code + (doc.vertex or ""))
+        for index in range(len(doc.passes)) if asks else [None]:
+            vertex, varyings = vertex_source(doc, index)
+            self._programs.append(
+                compile_layered(
+                    self.ctx,
+                    doc.path,
+                    fragment_source(doc, index),
+                    vertex=vertex,
+                    varyings=varyings,
+                    vertex_path=doc.path.with_suffix(".vs") if doc.vertex else None,
+                )
+            )
+        if doc.passes[-1].target:
+            self._copy = compile_layered(
+                self.ctx, doc.path, COPY, vertex=VERTEX, varyings=[("vec2", "uv")]
+            )
+
+    def _mend(self, doc: IsfDoc, error: ShaderError) -> IsfDoc:
+        """The doc with the construct `error` names rewritten, or `error` raised."""
+        in_vs = error.path.suffix == ".vs" and doc.vertex is not None
+        code = doc.vertex if in_vs and doc.vertex is not None else doc.code
+        fixed = None
+        if error.line and len(self.notices) < MAX_FIXES:
+            fixed = fix(code, error.line, error.message)
+        if fixed is None:
+            raise error
+        new, what = fixed
+        self.notices.append(f"{error.path.name}:{error.line}: {what}")
+        return replace(doc, vertex=new) if in_vs else replace(doc, code=new)
+
     # the show's side -------------------------------------------------------------------------
     def set_image(self, name: str, texture: moderngl.Texture | None) -> None:
-        """Plug a texture into an image input (None: black again)."""
+        """Plug a texture into an image input (None: the test card again)."""
         if name not in self._images:
             raise KeyError(f"{self.path.name} has no image input {name!r}")
-        self._images[name] = texture or self._black
+        self._images[name] = texture or self._card
 
     def reset(self) -> None:
         """Forget the past: persistent buffers (feedback) and event edges."""
@@ -160,7 +195,7 @@ class IsfProgram:
             set_uniform(prog, "RENDERSIZE", (float(pw), float(ph)))
             set_uniform(prog, "isf_over_black", p.target is None)
             set_uniform(prog, "isf_fade", fade)
-            self._bind()
+            self._bind(prog)
             if p.target is None:
                 draw(vao, target, layer, (w, h), fade)
             else:
@@ -177,7 +212,7 @@ class IsfProgram:
 
     def release(self) -> None:
         self.reset()
-        for tex in (*self._imported.values(), *self._audio.values(), self._black):
+        for tex in (*self._imported.values(), *self._audio.values(), self._card):
             tex.release()
         self._release_programs()
 
@@ -233,7 +268,7 @@ class IsfProgram:
             elif not first.persistent:  # a new frame: what a plain TARGET held is gone
                 buf.fbos[buf.front].clear(0.0, 0.0, 0.0, 0.0)
 
-    def _bind(self) -> None:
+    def _bind(self, prog: moderngl.Program) -> None:
         for name, unit in self._units.items():
             tex = (
                 self._images.get(name)
@@ -242,6 +277,10 @@ class IsfProgram:
                 or self._buffers[name].texture
             )
             tex.use(unit)
+            # ISF v1's per-image uniforms: the whole texture, upright, in normalised coords
+            set_uniform(prog, f"_{name}_imgRect", (0.0, 0.0, 1.0, 1.0))
+            set_uniform(prog, f"_{name}_imgSize", (float(tex.width), float(tex.height)))
+            set_uniform(prog, f"_{name}_flip", False)
 
     def _upload_audio(self, audio: np.ndarray | None) -> None:
         if not self._audio:
