@@ -277,9 +277,11 @@ def cmd_live(args: argparse.Namespace) -> int:
     receivers = [OscReceiver(Endpoint.parse(e), live.commands.push) for e in args.osc]
     for r in receivers:
         print(f"listening for OSC on {r.endpoint.host}:{r.endpoint.port}", file=sys.stderr)
+    report: list[str] = []
     try:
         live.run(args.duration, stop=stop.is_set)
     finally:
+        report = live.input_report()  # who sent what, and which dreamer each took
         for r in receivers:
             r.close()
         live.close()
@@ -291,6 +293,8 @@ def cmd_live(args: argparse.Namespace) -> int:
         if window is not None:
             window.close()
     print(live.summary())
+    for line in report:
+        print(line)
     if recording is not None:
         if recording.repeated:
             print(

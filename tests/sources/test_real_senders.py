@@ -9,14 +9,16 @@ its rate, put alpha far from the file's.
 
 from __future__ import annotations
 
+import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, headless_env
 from pythonosc.osc_message import OscMessage
 
 from engine.clock import RealtimeClock
@@ -170,3 +172,34 @@ def test_an_8_channel_cyton_gives_the_bands_of_its_one_stream(tmp_path, gl, data
         assert not source.notices, source.notices
     finally:
         show.close()
+
+
+def test_live_prints_who_sent_and_which_dreamer_each_took(tmp_path, data_dir):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    set_path = tmp_path / "room.toml"
+    set_path.write_text(
+        SET.format(profile="mind-monitor").replace("127.0.0.1:0", f"127.0.0.1:{port}")
+    )
+    live = [sys.executable, str(ROOT / "performance.py"), "live", str(set_path), "--headless"]
+    proc = subprocess.Popen(
+        [*live, "--audio", "off", "--no-watch", "--duration", "8"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=headless_env(),
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "listening for dreamers" in line:
+            break
+    eeg = data_dir / "biosignals" / "physio" / "biosppy_eeg_ec.txt"
+    send = [sys.executable, str(ROOT / "performance.py"), "send", str(eeg), "--as", "mind-monitor"]
+    subprocess.run([*send, "--to", f"127.0.0.1:{port}", "--duration", "2"], check=True,
+                   capture_output=True)  # fmt: skip
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    assert re.search(rf"osc 127\.0\.0\.1:{port}: \d+ in, \d+ used, 0 dropped", out), out
+    assert "mind-monitor 127.0.0.1 -> /dreamer/1:" in out, out
