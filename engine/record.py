@@ -66,7 +66,7 @@ from engine.events import Event
 
 FORMAT = "oneiric-session"
 VERSION = 1
-KINDS = ("shader", "patch", "mapping", "preset", "set")
+KINDS = ("shader", "patch", "mapping", "preset", "set", "effect")
 _ND_KINDS = "biufcSU"  # numpy dtype kinds that travel as raw bytes
 
 

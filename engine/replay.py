@@ -26,7 +26,7 @@ from engine.visuals.context import headless_context
 from engine.visuals.shaders import SHADER_DIR, ShaderError
 
 log = logging.getLogger("oneiric.replay")
-FOLDER_OF = {"shader": "shaders", "patch": "patches", "mapping": "mappings"}
+FOLDER_OF = {"shader": "shaders", "patch": "patches", "mapping": "mappings", "effect": "shaders/fx"}
 
 
 def _write(folders: Path, change: record.SourceChange) -> Path:
@@ -40,6 +40,8 @@ def _write(folders: Path, change: record.SourceChange) -> Path:
 def _apply_source(show: Show, path: Path, change: record.SourceChange) -> None:
     if change.kind == "shader":
         show.reload_shader(path, show.params.get("/live/crossfade"))
+    elif change.kind == "effect":
+        show.reload_effect(path)
     elif change.kind == "patch" and show.audio is not None:
         show.audio.reload_patch(path.stem)
     elif change.kind == "mapping" and show.mapping is not None:
