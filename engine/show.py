@@ -33,12 +33,13 @@ from engine.sources.playback import Playback
 from engine.sources.profiles import load_profile
 from engine.sources.simulate import Hypnogram, SimulatedDreamer
 from engine.visuals.dialects import LayerProgram, date_of, detect, load_layer
-from engine.visuals.effects import EffectError, ShowEffects
+from engine.visuals.effects import EffectError
 from engine.visuals.effects import Frame as FxFrame
 from engine.visuals.layers import FIELD_NAMES, Draw, LayerStack
 from engine.visuals.merge import BLEND_NAMES, Merge, slot_table
 from engine.visuals.overlay import Overlay, OverlayState
 from engine.visuals.shaders import SHADER_DIR, LayerSource, ShaderError, find_layer
+from engine.visuals.show_effects import ShowEffects
 
 PREROLL = 12.0  # seconds of signal generated before the show starts, so features are ready
 ANALYSIS_RATE = 10.0  # feature analyses per second per dreamer
