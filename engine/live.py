@@ -77,7 +77,7 @@ class LiveStats:
 class LiveError:
     """Something that went wrong in a file, for the overlay and the tests."""
 
-    kind: str  # shader, patch, mapping, set
+    kind: str  # shader, patch, mapping, set, effect
     path: Path
     line: int | None
     message: str
@@ -164,6 +164,7 @@ class Live:
             self._record_starting_sources(session)
             self._record_inputs(session)
         self._mapping_error: object = None
+        self._edited_effects: dict[Path, None] = {}  # effect files to compile next frame
 
     def _record_starting_sources(self, session: SessionLog) -> None:
         """The text of every file the show runs on, as it starts: a replay rebuilds the
@@ -174,6 +175,7 @@ class Live:
         files += [("patch", folders.patches / f"{name}.py") for name in sorted(patches)]
         if show.mapping is not None:
             files.append(("mapping", show.mapping.path))
+        files += [("effect", p) for c in show.fx.chains() for p in sorted(c.paths)]
         for kind, path in files:
             session.source(0, kind, str(path), path.read_text())
 
@@ -192,9 +194,8 @@ class Live:
         """React to an edited file (the watcher calls this; tests may too)."""
         path = path.resolve()
         folders = self.show.folders
-        if self.show.fx.uses(path):  # an effect: compiled here, the old one kept if it fails
-            for exc in self.show.reload_effect(path):
-                self._error("shader", exc.path, exc.line, exc.message)
+        if self.show.fx.uses(path):  # an effect: compiled at the next frame, on this thread
+            self._edited_effects[path] = None
         if path.parent == folders.shaders.resolve() and path.stem in self.show.shaders:
             self.warmer.request(path)
         elif path.parent == folders.mappings.resolve():
@@ -248,6 +249,17 @@ class Live:
             return
         log.info("set %s re-applied", path.name)
         self._record_source("set", path, path.read_text())
+
+    def _reload_effects(self) -> None:
+        """Effects edited since the last frame, compiled again (stamped with this frame);
+        one that fails keeps the last good one running."""
+        for path in list(self._edited_effects):
+            errors = self.show.reload_effect(path)
+            for exc in errors:
+                self._error("effect", exc.path, exc.line, exc.message)
+            if not errors:
+                self._record_source("effect", path, path.read_text())
+        self._edited_effects.clear()
 
     def _swap_warmed(self) -> None:
         for done in self.warmer.results():
@@ -327,6 +339,7 @@ class Live:
             for path in self.watcher.drain():
                 self.file_changed(path)
         self._swap_warmed()
+        self._reload_effects()
         for event in self.commands.drain():
             self._apply(event)
         self.tempo.step(self.show, time.perf_counter())

@@ -77,7 +77,7 @@ from engine.events import Event
 
 FORMAT = "oneiric-session"
 VERSION = 1
-KINDS = ("shader", "patch", "mapping", "preset", "set", "scene")
+KINDS = ("shader", "patch", "mapping", "preset", "set", "scene", "effect")
 _ND_KINDS = "biufcSU"  # numpy dtype kinds that travel as raw bytes
 
 

@@ -29,7 +29,13 @@ from engine.visuals.context import headless_context
 from engine.visuals.shaders import ShaderError
 
 log = logging.getLogger("oneiric.replay")
-FOLDER_OF = {"shader": "shaders", "patch": "patches", "mapping": "mappings", "scene": "scenes"}
+FOLDER_OF = {
+    "shader": "shaders",
+    "patch": "patches",
+    "mapping": "mappings",
+    "scene": "scenes",
+    "effect": "shaders/fx",
+}
 
 
 def _write(folders: Path, change: record.SourceChange) -> Path:
@@ -43,6 +49,8 @@ def _write(folders: Path, change: record.SourceChange) -> Path:
 def _apply_source(show: Show, path: Path, change: record.SourceChange) -> None:
     if change.kind == "shader":
         show.reload_shader(path, show.params.get("/live/crossfade"))
+    elif change.kind == "effect":
+        show.reload_effect(path)
     elif change.kind == "patch" and show.audio is not None:
         show.audio.reload_patch(path.stem)
     elif change.kind == "mapping" and show.mapping is not None:

@@ -37,13 +37,14 @@ from engine.sources.recordings import load as load_recording
 from engine.sources.replayed import RecordedInputs, ReplayedSource
 from engine.sources.simulate import Hypnogram, SimulatedDreamer
 from engine.visuals.dialects import LayerProgram, date_of, detect, load_layer
-from engine.visuals.effects import EffectError, ShowEffects
+from engine.visuals.effects import EffectError
 from engine.visuals.effects import Frame as FxFrame
 from engine.visuals.fields import FIELD_NAMES
 from engine.visuals.layers import Draw, LayerStack
 from engine.visuals.merge import BLEND_NAMES, Merge, slot_table
 from engine.visuals.overlay import Overlay, OverlayState
 from engine.visuals.shaders import LayerSource, ShaderError, find_layer
+from engine.visuals.show_effects import ShowEffects
 
 PULLED = ("lsl", "brainflow")  # sources the show reads from outside: logged read by read
 PREROLL = 12.0  # seconds of signal generated before the show starts, so features are ready

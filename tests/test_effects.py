@@ -4,6 +4,8 @@ params, other image inputs, sets naming them, and hot reload keeping the last go
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -309,11 +311,61 @@ def test_the_live_runner_reloads_an_edited_effect(gl, tmp_path):
         assert tuple(live.step().image[5, 5]) == (51, 102, 153)
         fx.write_text(body.replace("RGB", "0.2, oops"))
         live.file_changed(fx)
-        assert live.errors and live.errors[-1].line == 2 and live.errors[-1].path == fx
         assert tuple(live.step().image[5, 5]) == (51, 102, 153), "the show goes on"
+        assert live.errors and live.errors[-1].line == 2 and live.errors[-1].path == fx
         fx.write_text(body.replace("RGB", "0.8, 0.4, 0.2"))
         live.file_changed(fx)
         assert tuple(live.step().image[5, 5]) == (204, 102, 51)
     finally:
         live.close()
         show.close()
+
+
+def test_a_replay_shows_the_effects_as_they_were_edited_live(gl, tmp_path):
+    import hashlib
+
+    from engine import record
+    from engine.clock import RealtimeClock
+    from engine.live import Live
+    from engine.replay import replay
+
+    root = Path(__file__).resolve().parents[1]
+    folders = Folders(tmp_path / "shaders", tmp_path / "patches", tmp_path / "mappings")
+    (folders.shaders / "fx").mkdir(parents=True)
+    folders.patches.mkdir()
+    folders.mappings.mkdir()
+    (folders.shaders / "tide.glsl").write_text((SHADER_DIR / "tide.glsl").read_text())
+    for name in ("drone", "master"):
+        (folders.patches / f"{name}.py").write_text((root / "patches" / f"{name}.py").read_text())
+    (folders.shaders / "fx" / "blur.fs").write_text((SHADER_DIR / "fx" / "blur.fs").read_text())
+    fx = folders.shaders / "fx" / "tint.fs"
+    body = (
+        '/*{"ISFVSN": "2", "INPUTS": [{"NAME": "inputImage", "TYPE": "image"}]}*/\n'
+        "void main() { gl_FragColor = IMG_THIS_PIXEL(inputImage) * vec4(RGB, 1.0); }\n"
+    )
+    fx.write_text(body.replace("RGB", "1.0, 0.5, 0.5"))
+    set_path = tmp_path / "fx.toml"
+    text = SET.format(fx='["tint"]', master='master_fx = ["blur"]')
+    set_path.write_text(text)
+    spec = load_set(set_path, folders)
+    log_path = tmp_path / "fx.oneiric"
+    show = Show(spec, gl, folders=folders)
+    writer = record.SessionWriter(
+        log_path, set_path=set_path, set_text=text, seed=3, fps=30, size=(64, 36)
+    )
+    live = Live(show, clock=RealtimeClock(30), session=writer, watch=False)
+    hashes = []
+    try:
+        for i in range(20):
+            if i == 8:
+                fx.write_text(body.replace("RGB", "0.3, 1.0, 0.6"))
+                live.file_changed(fx)
+            frame = live.step()
+            hashes.append(hashlib.blake2b(frame.image.data, digest_size=16).hexdigest())
+    finally:
+        live.close()
+        writer.close()
+        show.close()
+    assert hashes[7] != hashes[8], "the edit went in at once"
+    fx.write_text(body.replace("RGB", "0.0, 0.0, 1.0"))  # later edits: the replay must not care
+    assert replay(log_path, None, audio=False, progress=False).frame_hashes == hashes
