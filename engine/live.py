@@ -237,6 +237,7 @@ class Live:
             message = exc.detail.removeprefix(f"{where}:{exc.line}:").removeprefix(f"{where}:")
             self._error("patch", where, exc.line, message.strip())
             return
+        self.show.patch_reloaded(path.stem)  # a control it adds becomes a param
         log.info("patch %s reloaded for %d voices", path.stem, len(keys))
         self._record_source("patch", path, path.read_text())
 

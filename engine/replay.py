@@ -53,6 +53,7 @@ def _apply_source(show: Show, path: Path, change: record.SourceChange) -> None:
         show.reload_effect(path)
     elif change.kind == "patch" and show.audio is not None:
         show.audio.reload_patch(path.stem)
+        show.patch_reloaded(path.stem)
     elif change.kind == "mapping" and show.mapping is not None:
         show.mapping.load()
     elif change.kind == "set":

@@ -19,7 +19,8 @@ from typing import Any
 import moderngl
 import numpy as np
 
-from engine.audio.engine import AudioEngine, AudioError
+from engine.audio.controls import ENGINE_DRIVEN, MASTER_DRIVEN, control_specs, own_controls
+from engine.audio.engine import AudioEngine, AudioError, PatchError, load_patch
 from engine.audio.remote import RemoteAudio
 from engine.clock import Tick
 from engine.dreamers import GROUP_PARAMS, Dreamer, Source
@@ -136,6 +137,9 @@ class Show:
         self.fx = self._build_effects(spec)  # ISF filters over layers and the merge
         self._now = 0.0
         # values and cues are checked once every param exists (ISF inputs included)
+        self._voice_controls: dict[str, list[str]] = {}  # patch -> its own controls
+        self._master_controls: list[str] = []
+        self._register_patch_controls()
         self._apply_values(spec)
         self._check_cues(spec.cues)
 
@@ -152,6 +156,32 @@ class Show:
             d.analyse(0.0)
 
     # building
+    def _register_patch_controls(self, only: str | None = None) -> None:
+        """Each patch's own controls (beyond what the show drives) as params:
+        /dreamer/N/voice/NAME, and /master/NAME for the master bus. Called again for a
+        patch when it reloads, so a control it adds shows up."""
+        patches = sorted({d.patch for d in self.dreamers} | {"master"})
+        for name in patches if only is None else [only]:
+            try:
+                module = load_patch(name, self.folders.patches)
+            except PatchError:
+                continue  # the audio engine reports it; there is nothing to register
+            if name == "master":
+                specs = control_specs(module, "/master", MASTER_DRIVEN)
+                self._master_controls = [s.path.rsplit("/", 1)[1] for s in specs]
+                for spec in specs:
+                    self.params.register(spec)
+                continue
+            names = list(own_controls(module, ENGINE_DRIVEN))
+            self._voice_controls[name] = names
+            for d in self.dreamers:
+                if d.patch == name:
+                    for spec in control_specs(module, f"{d.path}/voice", ENGINE_DRIVEN):
+                        self.params.register(spec)
+
+    def patch_reloaded(self, name: str) -> None:
+        self._register_patch_controls(name)
+
     def _mapping(self, name: str) -> Mapping | None:
         return Mapping(find_mapping(name, self.folders.mappings)) if name else None
 
@@ -649,6 +679,10 @@ class Show:
                 self.audio.set(d.path, name, value, ramp)
             gain = d.param("volume") * d.param("weight") * (1 - d.param("mute")) * d.presence
             self.audio.set_gain(d.path, gain, ramp)
+            for name in self._voice_controls.get(d.patch, ()):
+                self.audio.set(d.path, name, self.params.get(f"{d.path}/voice/{name}"), ramp)
+        for name in self._master_controls:
+            self.audio.set_master(name, self.params.get(f"/master/{name}"), ramp)
         self.audio.set_master("volume", self.params.get("/master/volume"), ramp)
         self.audio.set_master("reverb", self.params.get("/master/reverb"), ramp)
         self.audio.commit()

@@ -23,6 +23,8 @@ CONTROLS: dict[str, float] = {
     "pitch": 110.0,  # Hz
     "detune": 0.45,  # SuperSaw spread, 0..1
 }
+# this patch's own controls as params (/dreamer/N/voice/detune): their range and meaning
+SPECS = {"detune": {"min": 0.0, "max": 1.0, "doc": "SuperSaw spread"}}
 
 
 def build(ctl: Mapping[str, pyo.PyoObject], seed: int) -> pyo.PyoObject:

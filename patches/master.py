@@ -21,6 +21,11 @@ CONTROLS: dict[str, float] = {
     "room": 0.85,  # reverb size, 0..1
     "voices": 1.0,  # set by the engine
 }
+# the bus's own controls as params (/master/drive, /master/room)
+SPECS = {
+    "drive": {"min": 0.5, "max": 10.0, "doc": "gain into the limiter"},
+    "room": {"min": 0.0, "max": 1.0, "doc": "reverb size"},
+}
 
 
 def build(inputs: pyo.PyoObject, ctl: Mapping[str, pyo.PyoObject]) -> pyo.PyoObject:

@@ -24,6 +24,7 @@ CONTROLS: dict[str, float] = {
     "pitch": 110.0,
     "click": 0.4,  # noise in the attack, 0..1
 }
+SPECS = {"click": {"min": 0.0, "max": 1.0, "doc": "noise in the attack"}}
 
 # one beat, in 1/8192ths: lub at 0, dub at about a third, silence after
 BEAT = [(0, 0.0), (40, 1.0), (700, 0.2), (1500, 0.0), (2700, 0.0), (2740, 0.6), (3500, 0.0)]
