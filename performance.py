@@ -170,7 +170,7 @@ def cmd_live(args: argparse.Namespace) -> int:
     import threading
 
     from engine.live import Live
-    from engine.recorder import Recording
+    from engine.capture import Capture
     from engine.render import load_set
     from engine.show import Show
     from engine.visuals.context import headless_context
@@ -212,7 +212,7 @@ def cmd_live(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    recording = Recording(args.record, show) if args.record else None
+    recording = Capture(args.record, show) if args.record else None
     session = None
     if args.record_session:
         from engine.record import SessionWriter

@@ -240,7 +240,7 @@ def test_live_record_keeps_the_sound_that_played_in_step_with_the_picture(jack, 
 
 def test_recording_repeats_frames_for_dropped_slots_and_times_the_wav(jack, gl, tmp_path):
     from engine.folders import SET_DIR
-    from engine.recorder import Recording
+    from engine.capture import Capture
     from engine.render import load_set
     from engine.show import Show
 
@@ -249,7 +249,7 @@ def test_recording_repeats_frames_for_dropped_slots_and_times_the_wav(jack, gl, 
         audio_driver="jack",
     )  # fmt: skip
     out = tmp_path / "r.mp4"
-    rec = Recording(out, show)
+    rec = Capture(out, show)
     try:
         assert rec.realtime and show.audio is not None and show.audio.driver == "jack"
         image = np.zeros((18, 32, 3), np.uint8)

@@ -18,7 +18,7 @@ from engine.show import Show
 from engine.visuals.sinks import MovieWriter, wav_seconds
 
 
-class Recording:
+class Capture:
     """Frames and sound of a live show."""
 
     def __init__(self, path: Path, show: Show) -> None:
