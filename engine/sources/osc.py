@@ -45,6 +45,33 @@ class Endpoint:
         return cls(host or default_host, number)
 
 
+def decode(
+    data: bytes, source: str, arrived: float
+) -> tuple[list[Event], list[tuple[str, str]]]:
+    """One datagram -> its messages as events (a bundle's in order, its timetags not
+    waited on), and each problem as (reason, detail). Pure: tested from literal bytes.
+    `source` ("osc:HOST:PORT", the sender's host and the port it reached) and `arrived`
+    stamp every event."""
+    if not data.startswith((b"/", b"#bundle")) and data[:1].isalpha():
+        # Muse Direct and some bridges send "muse/eeg": say so, not just "malformed"
+        head = data.split(b"\0", 1)[0][:40].decode("ascii", "replace")
+        return [], [("address without a leading slash", head)]
+    try:
+        packet = OscPacket(data)
+    except (ParseError, ValueError, IndexError, TypeError, OverflowError) as exc:
+        return [], [("malformed datagram", str(exc)[:80])]
+    if not packet.messages:
+        return [], [("empty bundle", "")]  # valid, but nothing in it: still counted
+    events, problems = [], []
+    for timed in packet.messages:
+        msg = timed.message
+        if not msg.address.startswith("/"):
+            problems.append(("address without a leading slash", msg.address[:40]))
+            continue
+        events.append(Event(arrived, source, msg.address, tuple(msg.params)))
+    return events, problems
+
+
 class OscReceiver:
     """One UDP port, one daemon thread."""
 
@@ -98,30 +125,13 @@ class OscReceiver:
             if self.allow is not None and host not in self.allow:
                 self._drop("sender not allowed", host)
                 continue
-            if not data.startswith((b"/", b"#bundle")) and data[:1].isalpha():
-                # Muse Direct and some bridges send "muse/eeg": say so, not just "malformed"
-                self._drop(
-                    "address without a leading slash",
-                    data.split(b"\0", 1)[0][:40].decode("ascii", "replace"),
-                )
-                continue
-            try:
-                packet = OscPacket(data)
-            except (ParseError, ValueError, IndexError, TypeError, OverflowError) as exc:
-                self._drop("malformed datagram", str(exc)[:80])
-                continue
-            if not packet.messages:
-                self._drop("empty bundle")  # valid, but nothing in it: still counted
-                continue
-            for timed in packet.messages:
-                msg = timed.message
-                if not msg.address.startswith("/"):
-                    self._drop("address without a leading slash", msg.address[:40])
-                    continue
-                self.accepted += 1
-                # the sender's host and the port it reached: profiles key dreamers by either
-                source = f"osc:{host}:{self.endpoint.port}"
-                self.sink(Event(arrived, source, msg.address, tuple(msg.params)))
+            source = f"osc:{host}:{self.endpoint.port}"
+            events, problems = decode(data, source, arrived)
+            for reason, detail in problems:
+                self._drop(reason, detail)
+            self.accepted += len(events)
+            for event in events:
+                self.sink(event)
 
     def close(self) -> None:
         self._stop.set()

@@ -70,3 +70,31 @@ def test_endpoint_parsing():
     assert Endpoint.parse("0.0.0.0:5000") == Endpoint("0.0.0.0", 5000)
     with pytest.raises(ValueError, match="HOST:PORT"):
         Endpoint.parse("nowhere")
+
+
+# ---------------------------------------------------------------- the pure decoder
+
+
+def test_decode_a_literal_message_and_a_bundle():
+    from engine.sources.osc import decode
+
+    message = b"/muse/eeg\0\0\0,ff\0" + b"\x3f\x80\x00\x00" + b"\x40\x00\x00\x00"
+    events, problems = decode(message, "osc:1.2.3.4:5000", 7.5)
+    assert problems == []
+    assert [(e.address, e.value, e.source, e.time) for e in events] == [
+        ("/muse/eeg", (1.0, 2.0), "osc:1.2.3.4:5000", 7.5)
+    ]
+    inner = b"/a\0\0,i\0\0\0\0\0\x2a"
+    bundle = b"#bundle\0" + b"\0" * 7 + b"\x01" + (len(inner)).to_bytes(4, "big") + inner
+    events, problems = decode(bundle * 1, "osc:h:1", 0.0)
+    assert [(e.address, e.value) for e in events] == [("/a", (42,))]
+
+
+def test_decode_names_each_problem():
+    from engine.sources.osc import decode
+
+    assert decode(b"muse/eeg\0\0\0\0,f\0\0\0\0\0\0", "s", 0)[1] == [
+        ("address without a leading slash", "muse/eeg")
+    ]
+    assert decode(b"/x\0", "s", 0)[1][0][0] == "malformed datagram"
+    assert decode(b"#bundle\0" + b"\0" * 8, "s", 0)[1] == [("empty bundle", "")]
