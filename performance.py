@@ -169,8 +169,8 @@ def cmd_live(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from engine.live import Live
     from engine.capture import Capture
+    from engine.live import Live
     from engine.render import load_set
     from engine.show import Show
     from engine.visuals.context import headless_context

@@ -239,8 +239,8 @@ def test_live_record_keeps_the_sound_that_played_in_step_with_the_picture(jack, 
 
 
 def test_recording_repeats_frames_for_dropped_slots_and_times_the_wav(jack, gl, tmp_path):
-    from engine.folders import SET_DIR
     from engine.capture import Capture
+    from engine.folders import SET_DIR
     from engine.render import load_set
     from engine.show import Show
 

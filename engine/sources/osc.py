@@ -45,9 +45,7 @@ class Endpoint:
         return cls(host or default_host, number)
 
 
-def decode(
-    data: bytes, source: str, arrived: float
-) -> tuple[list[Event], list[tuple[str, str]]]:
+def decode(data: bytes, source: str, arrived: float) -> tuple[list[Event], list[tuple[str, str]]]:
     """One datagram -> its messages as events (a bundle's in order, its timetags not
     waited on), and each problem as (reason, detail). Pure: tested from literal bytes.
     `source` ("osc:HOST:PORT", the sender's host and the port it reached) and `arrived`
