@@ -9,7 +9,6 @@ image goes to a window or a file, is the runner's business, not the show's.
 from __future__ import annotations
 
 import datetime
-import functools
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -22,21 +21,18 @@ import numpy as np
 from engine.audio.controls import ENGINE_DRIVEN, MASTER_DRIVEN, control_specs, own_controls
 from engine.audio.engine import AudioEngine, AudioError, PatchError, load_patch
 from engine.audio.remote import RemoteAudio
+from engine.cast import PREROLL, Cast
 from engine.clock import Tick
-from engine.dreamers import GROUP_PARAMS, Dreamer, Source
+from engine.dreamers import GROUP_PARAMS, Dreamer
 from engine.features import resonance
 from engine.folders import Folders
 from engine.mapping import DreamerView, Mapping, Rig, find_mapping
 from engine.midi.clock import TEMPO_PARAMS
 from engine.params import ParamError, ParamSpace, ParamSpec
-from engine.sets import Cue, DreamerGroup, SetError, SetSpec
-from engine.sources.network import Inputs, NetworkSource
-from engine.sources.osc import Endpoint
-from engine.sources.playback import Playback, channel_map
-from engine.sources.profiles import load_profile
-from engine.sources.recordings import load as load_recording
-from engine.sources.replayed import RecordedInputs, ReplayedSource
-from engine.sources.simulate import Hypnogram, SimulatedDreamer
+from engine.sets import Cue, SetError, SetSpec
+from engine.sources.network import Inputs
+from engine.sources.replayed import RecordedInputs
+from engine.sources.simulate import SimulatedDreamer
 from engine.visuals.dialects import LayerProgram, date_of, detect, load_layer
 from engine.visuals.effects import EffectError
 from engine.visuals.effects import Frame as FxFrame
@@ -47,8 +43,6 @@ from engine.visuals.overlay import Overlay, OverlayState
 from engine.visuals.shaders import LayerSource, ShaderError, find_layer
 from engine.visuals.show_effects import ShowEffects
 
-PULLED = ("lsl", "brainflow")  # sources the show reads from outside: logged read by read
-PREROLL = 12.0  # seconds of signal generated before the show starts, so features are ready
 ANALYSIS_RATE = 10.0  # feature analyses per second per dreamer
 
 MERGE_PARAMS = (
@@ -71,10 +65,6 @@ class Frame:
     time: float
     image: np.ndarray  # (h, w, 3) uint8, top row first
     audio: np.ndarray | None  # (samples, channels) float32
-
-
-def dreamer_seed(set_seed: int, index: int) -> int:
-    return int(np.random.SeedSequence([set_seed, index]).generate_state(1)[0])
 
 
 class Show:
@@ -102,13 +92,8 @@ class Show:
         self.params = ParamSpace()
         for p in (*MERGE_PARAMS, *MASTER_PARAMS, *GROUP_PARAMS, *TEMPO_PARAMS):
             self.params.register(p)
-        self.inputs: Inputs | None = None  # OSC ports, when a group streams from apps
-        self.listen = tuple(listen)  # overrides every OSC group's ports (live --listen)
-        self._closers: list[Any] = []  # hardware sessions and inlets to let go of
-        # reads of live streams (LSL, BrainFlow) before a session log is there to take them
-        self._early_reads: list[tuple[int, int, dict[str, np.ndarray]]] = []
-        self._read_tap: Callable[[int, int, dict[str, np.ndarray]], None] | None = None
-        self.dreamers = self._make_dreamers()
+        self.cast = Cast(spec, self.params, listen=listen, recorded=recorded)
+        self.dreamers = self.cast.dreamers
         self._cues = list(spec.cues)
         self._next_cue = 0
         self.resonance = 0.0  # the group's measured breath synchrony, 0..1
@@ -208,138 +193,17 @@ class Show:
             )
         return AudioEngine(mode="manual", **options)
 
-    def _make_dreamers(self) -> list[Dreamer]:
-        total = self.spec.dreamer_count
-        dreamers: list[Dreamer] = []
-        for group in self.spec.dreamers:
-            for j in range(group.count):
-                i = len(dreamers)
-                shift = PREROLL + j * group.stagger
-                first = group.stages[0][1]
-                pairs = [(0.0, first)] + [(t + shift, s) for t, s in group.stages if t > 0]
-                seed = dreamer_seed(self.spec.seed, i)
-                d = Dreamer(
-                    i,
-                    seed=seed,
-                    source=self._source(group, seed, pairs, i),
-                    fade=group.fade,
-                    shader=group.shaders[j % len(group.shaders)],
-                    patch=group.patches[j % len(group.patches)],
-                    drive=group.drive,
-                    enhance=group.enhance,
-                    params=self.params,
-                    count=total,
-                    time_offset=PREROLL,
-                )
-                if isinstance(d.source, NetworkSource):
-                    d.source.dreamer = d.path
-                if group.source in PULLED:
-                    d.on_read = functools.partial(self._took_read, i)
-                dreamers.append(d)
-            if group.source == "osc":
-                if self.inputs is None:
-                    self.inputs = Inputs(open_ports=self.recorded is None)
-                members = [d.source for d in dreamers[-group.count :]]
-                listen = self.listen or group.listen
-                if self.recorded is not None:  # the ports as they were bound live
-                    k = len(self.inputs.group_endpoints())
-                    listen = (
-                        tuple(self.recorded.endpoints[k])
-                        if k < len(self.recorded.endpoints)
-                        else ()
-                    )
-                self.inputs.add_group(
-                    [Endpoint.parse(e) for e in listen],
-                    group.profile,
-                    [m for m in members if isinstance(m, NetworkSource)],
-                    group.keys,
-                    allow=set(group.allow) or None,
-                )
-        return dreamers
-
-    def _members(self, spec: SetSpec) -> list[list[Dreamer]]:
-        """The dreamers of each group of the set, in order."""
-        out, first = [], 0
-        for group in spec.dreamers:
-            out.append(self.dreamers[first : first + group.count])
-            first += group.count
-        return out
-
-    def _took_read(self, index: int, n: int, samples: dict[str, np.ndarray]) -> None:
-        if self._read_tap is not None:
-            self._read_tap(index, n, samples)
-        elif any(len(x) for x in samples.values()):
-            self._early_reads.append((index, n, samples))
-
     def tap_reads(self, tap: Callable[[int, int, dict[str, np.ndarray]], None]) -> None:
-        """Hand every read of a live stream (LSL, BrainFlow) to `tap`: (dreamer index,
-        read number, samples); the reads made while the show was built come first."""
-        self._read_tap = tap
-        for index, n, samples in self._early_reads:
-            tap(index, n, samples)
-        self._early_reads.clear()
+        """Hand every read of a live stream (LSL, BrainFlow) to `tap` (see Cast)."""
+        self.cast.tap_reads(tap)
 
     def readers(self) -> dict[int, dict[str, object]]:
-        """Each live-stream dreamer's rates and silence timeout, for a session log."""
-        groups = [g for g in self.spec.dreamers for _ in range(g.count)]
-        return {
-            d.index: {"rates": dict(d.rates), "silence": groups[d.index].timeout}
-            for d in self.dreamers
-            if groups[d.index].source in PULLED
-        }
+        return self.cast.readers()
 
-    def _source(
-        self, group: DreamerGroup, seed: int, pairs: list[tuple[float, str]], index: int
-    ) -> Source:
-        if group.source in PULLED and self.recorded is not None:
-            reader = self.recorded.readers.get(index, {})
-            rates = reader.get("rates", {})
-            return ReplayedSource(
-                rates if isinstance(rates, dict) else {},
-                float(reader.get("silence", group.timeout)),  # type: ignore[arg-type]
-                self.recorded.readings.get(index, {}),
-            )
-        if group.source == "osc":
-            return NetworkSource(
-                self._profile_rates(group.profile),
-                timeout=group.timeout,
-                signals=load_profile(group.profile).signals,
-            )
-        if group.source == "recording":
-            assert group.recording is not None
-            if not group.channels:
-                return Playback(group.recording, loop=True, start=group.start)
-            rec = load_recording(group.recording)
-            cmap = channel_map(list(rec.channels), group.channels)
-            return Playback(rec, cmap, loop=True, start=group.start)
-        if group.source == "brainflow":
-            from brainflow.board_shim import BoardIds
-
-            from engine.sources.brainflow_source import BrainFlowSource
-
-            board = BoardIds[f"{group.board.upper()}_BOARD"]
-            source: Source = BrainFlowSource(board, silence=group.timeout)
-            self._closers.append(source)
-            return source
-        if group.source == "lsl":
-            from engine.sources.lsl import LslSource
-
-            lsl = LslSource(
-                group.stream_type, name=group.stream_name or None, silence=group.timeout
-            )
-            self._closers.append(lsl)
-            return lsl
-        return SimulatedDreamer(
-            seed, replace(Hypnogram.from_pairs(pairs), transition=group.transition)
-        )
-
-    @staticmethod
-    def _profile_rates(profile: str) -> dict[str, float]:
-        rates = {"eeg": 256.0, "ecg": 256.0, "resp": 32.0, "ppg": 64.0}
-        for rule in load_profile(profile).rules:
-            if rule.kind == "samples" and rule.rate and rule.signal in rates:
-                rates[rule.signal] = float(rule.rate)
-        return rates
+    @property
+    def inputs(self) -> Inputs | None:
+        """The OSC ports and routing, when a group streams from apps."""
+        return self.cast.inputs
 
     def _set_checked(self, path: str, value: object, where: str) -> None:
         try:
@@ -348,7 +212,7 @@ class Show:
             raise SetError(self.spec.path, where, str(exc)) from None
 
     def _apply_values(self, spec: SetSpec) -> None:
-        for group, members in zip(spec.dreamers, self._members(spec), strict=False):
+        for group, members in zip(spec.dreamers, self.cast.members(spec), strict=False):
             for d in members:
                 for key, value in group.params.items():
                     self._set_checked(f"{d.path}/{key}", value, f"{group.where}.params.{key}")
@@ -391,7 +255,7 @@ class Show:
     def _build_effects(self, spec: SetSpec) -> ShowEffects:
         chains = [
             (d.path, d.layer, group.fx)
-            for group, members in zip(spec.dreamers, self._members(spec), strict=False)
+            for group, members in zip(spec.dreamers, self.cast.members(spec), strict=False)
             for d in members
         ]
         try:
@@ -693,12 +557,7 @@ class Show:
         return block
 
     def close(self) -> None:
-        for source in self._closers:
-            source.close()
-        self._closers.clear()
-        if self.inputs is not None:
-            self.inputs.close()
-            self.inputs = None
+        self.cast.close()
         if self.audio is not None:
             self.audio.close()
             self.audio = None
