@@ -214,7 +214,7 @@ def test_a_slow_pipe_reader_never_stalls_a_live_show(tmp_path):
 
 def test_ndi_frames_reach_a_receiver_of_the_same_library():
     from cyndilib.finder import Finder
-    from cyndilib.receiver import Receiver, ReceiveFrameType
+    from cyndilib.receiver import ReceiveFrameType, Receiver
     from cyndilib.video_frame import VideoRecvFrame
     from cyndilib.wrapper import RecvBandwidth, RecvColorFormat
 
