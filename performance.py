@@ -157,6 +157,9 @@ def cmd_render(args: argparse.Namespace) -> int:
     if source is None or (args.replay and args.set):
         print("error: render needs a SET or --replay FILE (one of them)", file=sys.stderr)
         return 2
+    if args.replay and args.out:
+        print("error: --out goes with a SET; a replay renders to files only", file=sys.stderr)
+        return 2
     if args.output is None and args.frames is None:
         args.output = Path("out") / f"{source.stem}.mp4"
     common = dict(frames_dir=args.frames, audio=not args.no_audio, progress=not args.quiet)

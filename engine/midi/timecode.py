@@ -182,6 +182,13 @@ class TimecodeFollower:
                 self._offsets[rate] = 0.0
         return self._offsets[rate]
 
+    def timecode_at(self, now: float) -> Timecode | None:
+        """The timeline's frame at `now`, as HH:MM:SS:FF (for the overlay)."""
+        seconds, rate = self.clock.seconds_at(now), self.clock.rate
+        if seconds is None or rate is None:
+            return None
+        return Timecode.from_frame_number(math.floor(seconds * RATES[rate] + 1e-6), rate)
+
     def cue_time(self, now: float) -> float | None:
         """The show's cue time now: the timeline less the offset (None before a lock)."""
         seconds = self.clock.seconds_at(now)

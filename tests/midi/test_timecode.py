@@ -4,6 +4,8 @@ list following MTC sent through a real MIDI port (JACK MIDI, python-rtmidi)."""
 from __future__ import annotations
 
 import math
+import re
+import sys
 import threading
 import time
 from pathlib import Path
@@ -13,6 +15,7 @@ import pytest
 from test_jack import JACK_MIDI, JACKD, jack, jack_server  # noqa: F401  (fixtures)
 
 from engine.clock import FrameClock
+from engine.live import Live
 from engine.midi.timecode import MtcClock, TimecodeFollower, full_frame, quarter_frames
 from engine.render import load_set
 from engine.sets import SetError
@@ -223,15 +226,15 @@ def test_mtc_through_a_real_midi_port_moves_the_cues(jack, gl, tmp_path, monkeyp
     show = Show(spec, gl, audio=False)
     assert spec.timecode is not None
     follower = TimecodeFollower(spec.timecode)
-    clock = FrameClock(30)
+    live = Live(show, clock=FrameClock(30), watch=False, overlay=True)
+    live.timecode = follower  # what `live` does for a set with [timecode]
     chaos = lambda: show.params.target("/merge/chaos")[0]  # noqa: E731
 
     def run(seconds: float, until=lambda: False) -> list[tuple[float, float]]:
         seen = []
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline and not until():
-            follower.steer(show)
-            show.step(clock.tick())
+            live.step()
             seen.append((show.cue_time, chaos()))
             time.sleep(0.01)
         return seen
@@ -248,8 +251,10 @@ def test_mtc_through_a_real_midi_port_moves_the_cues(jack, gl, tmp_path, monkeyp
         seen = run(6.0, until=lambda: chaos() == pytest.approx(0.5))
         fired_at = seen[-1][0]
         assert chaos() == pytest.approx(0.5), seen[-5:]
-        assert 1.0 <= fired_at < 1.15, f"cue 1 fired at timecode {fired_at:.3f} s"
+        assert 1.0 <= fired_at < 1.2, f"cue 1 fired at timecode {fired_at:.3f} s"
         assert all(t < 1.0 for t, c in seen[:-1] if t is not None), "fired early"
+        assert show.overlay_state is not None  # the overlay shows where the timeline is
+        assert re.search(r"\| tc 01:00:0[01]:\d\d", show.overlay_state.status)
         sender.locate("01:00:05:00")  # the stage jumps past the storm
         run(2.0, until=lambda: show.cue_time == 5.0)
         assert chaos() == pytest.approx(0.9)
@@ -259,6 +264,7 @@ def test_mtc_through_a_real_midi_port_moves_the_cues(jack, gl, tmp_path, monkeyp
         assert follower.clock.locates >= 3
     finally:
         sender.stop()
+        live.close()
         follower.close()
         port.close()
         show.close()
@@ -271,3 +277,20 @@ def test_without_a_midi_system_the_follower_says_so(monkeypatch):
     monkeypatch.delenv("MIDO_BACKEND", raising=False)
     with pytest.raises(MidiUnavailable, match="MIDI is off"):
         TimecodeFollower(TimecodeSpec("mtc", "anything"))
+
+
+@pytest.mark.skipif(Path("/dev/snd/seq").exists(), reason="an ALSA sequencer is here")
+def test_live_with_a_timecode_and_no_midi_says_so_once_and_plays(tmp_path):
+    import subprocess
+
+    from conftest import ROOT, headless_env
+
+    (tmp_path / "tc.toml").write_text(CUE_SET)
+    cmd = [sys.executable, str(ROOT / "performance.py"), "live", str(tmp_path / "tc.toml")]
+    cmd += ["--size", "32x18", "--duration", "0.5", "--no-watch", "--audio", "off"]
+    env = {k: v for k, v in headless_env().items() if k != "MIDO_BACKEND"}
+    run = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "played" in run.stdout
+    notices = [x for x in run.stderr.splitlines() if x.startswith("notice:") and "MIDI" in x]
+    assert len(notices) == 1 and "the cues keep the show's own time" in notices[0]

@@ -14,6 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import imageio_ffmpeg
 import numpy as np
 import pytest
 from conftest import LIVE, ROOT, headless_env
@@ -292,7 +293,7 @@ def test_a_v4l2loopback_camera_shows_the_frames():
     assert not outs.notices, outs.notices
     image = np.zeros((36, 64, 3), np.uint8)
     image[:, :32] = (255, 0, 0)
-    ffmpeg = __import__("imageio_ffmpeg").get_ffmpeg_exe()
+    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
     grab = subprocess.Popen(
         [ffmpeg, "-loglevel", "error", "-f", "v4l2", "-i", str(device), "-frames:v", "1",
          "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], stdout=subprocess.PIPE,
@@ -307,17 +308,82 @@ def test_a_v4l2loopback_camera_shows_the_frames():
     assert got[:, :28, 0].mean() > 200 and got[:, 36:, 0].mean() < 50  # red left, dark right
 
 
-def test_live_sends_to_several_outputs_and_says_once_which_could_not_open(tmp_path):
+def ndi_receiver(name: str, timeout: float = 15.0):
+    """A cyndilib receiver connected to the NDI source whose name contains `name`."""
+    from cyndilib.finder import Finder
+    from cyndilib.receiver import Receiver
+    from cyndilib.video_frame import VideoRecvFrame
+    from cyndilib.wrapper import RecvBandwidth, RecvColorFormat
+
+    finder = Finder()
+    finder.open()
+    deadline = time.monotonic() + timeout
+    source = None
+    while source is None and time.monotonic() < deadline:
+        finder.wait_for_sources(0.5)
+        finder.update_sources()
+        source = next((s for s in finder.get_source_names() if name in s), None)
+    assert source is not None, f"no NDI source {name}: {finder.get_source_names()}"
+    receiver = Receiver(color_format=RecvColorFormat.RGBX_RGBA, bandwidth=RecvBandwidth.highest)
+    video = VideoRecvFrame()
+    receiver.set_video_frame(video)
+    receiver.set_source(finder.get_source(source))
+    return finder, receiver, video
+
+
+def test_live_plays_to_a_window_ndi_a_pipe_and_a_recording_each_at_its_size(tmp_path, display):
+    from cyndilib.receiver import ReceiveFrameType
+
     fifo = tmp_path / "live.pipe"
     child = reader("pipe", str(fifo))
-    cmd = [*LIVE, "--size", "64x36", "--duration", "1.5", "--no-watch", "--audio", "off"]
+    name = f"oneiric-live-{os.getpid()}"
+    record = tmp_path / "live.mp4"
+    cmd = [*LIVE, "--size", "64x36", "--duration", "4", "--no-watch", "--audio", "off"]
     cmd += ["--out", f"pipe:{fifo}@32x18", "--out", "v4l2:/dev/video-oneiric-none"]
-    cmd += ["--out", f"ndi:oneiric-live-{os.getpid()}"]
+    cmd += ["--out", f"ndi:{name}@48x28", "--record", str(record)]
     env = {**headless_env(), "NDI_CONFIG_DIR": str(NDI_CONFIG)}
-    run = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
-    assert run.returncode == 0, run.stderr[-2000:]
-    assert "played" in run.stdout
-    notices = [x for x in run.stderr.splitlines() if "output " in x and "goes on" in x]
-    assert len(notices) == 1 and "v4l2:/dev/video-oneiric-none" in notices[0], run.stderr
+    if display:
+        env["DISPLAY"] = display
+    live = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=ROOT, env=env)  # fmt: skip
+    finder, receiver, video = ndi_receiver(name)
+    try:
+        sizes = set()
+        deadline = time.monotonic() + 10
+        while not sizes and time.monotonic() < deadline:
+            if receiver.receive(ReceiveFrameType.recv_video, 100) & ReceiveFrameType.recv_video:
+                sizes.add(video.get_resolution())
+        out, err = live.communicate(timeout=120)
+    finally:
+        receiver.disconnect()
+        finder.close()
+    assert live.returncode == 0, err[-2000:]
+    assert "played" in out
+    assert ("running headless" in err) == (display is None), err
+    notices = [x for x in err.splitlines() if "output " in x and "goes on" in x]
+    assert len(notices) == 1 and "v4l2:/dev/video-oneiric-none" in notices[0], err
+    assert sizes == {(48, 28)}, "NDI at its own size"
     got = lines(child)
-    assert len(got) >= 5 and all(g[1] == "32x18" for g in got), got
+    assert len(got) >= 30 and all(g[1] == "32x18" for g in got), got[:3]
+    movie = imageio_ffmpeg.read_frames(str(record))
+    size = next(movie)["size"]
+    assert size == (64, 36) and sum(1 for _ in movie) >= 30, "the recording at the show's size"
+
+
+@pytest.fixture(scope="module")
+def display():
+    """A virtual X display (Xvfb) for the window, where Xvfb is installed (else None)."""
+    import shutil
+
+    if shutil.which("Xvfb") is None:
+        yield None
+        return
+    number = 600 + os.getpid() % 300
+    proc = subprocess.Popen(
+        ["Xvfb", f":{number}", "-screen", "0", "640x360x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    time.sleep(1.0)
+    yield f":{number}"
+    proc.terminate()
+    proc.wait(timeout=5)
