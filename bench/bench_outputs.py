@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Video output benchmark: what each output costs the frame loop, side by side in one run.
 
-The same 1280x720 frame (a gradient with noise) goes N times into each output alone:
+The same 1280x720 frame (a gradient with noise) goes N times into each output alone,
+paced at 30 fps as the live loop paces it:
 the x264 recording `live --record` makes (engine.visuals.sinks.VideoSink, the
 reference), the shared-memory ring at full size and at 640x360 (Pillow's scale
 included), the named pipe with another process draining it, and NDI at both sizes
@@ -45,14 +46,18 @@ def frame(size: tuple[int, int]) -> np.ndarray:
     return np.clip(img + rng.integers(-8, 8, img.shape), 0, 255).astype(np.uint8)
 
 
-def timed(write, image: np.ndarray, n: int) -> float:
+def timed(write, image: np.ndarray, n: int, fps: float = 30.0) -> float:
+    """Median ms a write takes, the writes paced at `fps` as the live loop paces them
+    (an output that works in its own thread has the rest of the slot)."""
     for _ in range(3):  # warm up (NDI's first frames, the reader attaching)
         write(image)
     times = []
-    for _ in range(n):
+    start = time.perf_counter()
+    for i in range(n):
         t0 = time.perf_counter()
         write(image)
         times.append(time.perf_counter() - t0)
+        time.sleep(max(0.0, start + (i + 1) / fps - time.perf_counter()))
     return statistics.median(times) * 1000
 
 
@@ -88,8 +93,12 @@ def main() -> None:
         if outs.notices:
             print(f"{label}: {outs.notices[0]}", file=sys.stderr)
             continue
-        rows.append((label, timed(outs.write, image, n)))
+        ms = timed(outs.write, image, n)
         outs.close()
+        if outs.notices:  # it failed while writing: no figure for it
+            print(f"{label}: {outs.notices[-1]}", file=sys.stderr)
+            continue
+        rows.append((label, ms))
     drain.wait(timeout=10)
     fifo.unlink()
 
