@@ -52,6 +52,7 @@ HEADER = struct.Struct("<4sBBHIIQd")  # 32 bytes
 RING = struct.Struct("<4sBBHIIIIQ")  # 32 bytes
 SEQ = struct.Struct("<Q")
 OPEN = 1
+MAX_SIDE = 16384
 
 
 class StreamError(ValueError):
@@ -91,17 +92,31 @@ class FrameHeader:
 
 def read_frames(stream: BinaryIO) -> Iterator[tuple[FrameHeader, np.ndarray]]:
     """Each frame on a byte stream (a pipe, a file) as (header, (h, w, channels) uint8),
-    until the stream ends; a frame cut short by the end is not returned."""
+    until the stream ends; a frame cut short by the end is not returned. A reader that
+    joins mid-frame (a named pipe another reader left half read) skips to the next."""
     while True:
         head = _read_exactly(stream, HEADER.size)
-        if head is None:
+        header = None
+        while head is not None and (header := _header_in(head)) is None:
+            at = head.find(MAGIC, 1)
+            keep = head[at:] if at > 0 else head[-(len(MAGIC) - 1) :]
+            more = _read_exactly(stream, HEADER.size - len(keep))
+            head = None if more is None else keep + more
+        if head is None or header is None:
             return
-        header = FrameHeader.unpack(head)
         data = _read_exactly(stream, header.payload)
         if data is None:
             return
         pixels = np.frombuffer(data, np.uint8)
         yield header, pixels.reshape(header.height, header.width, header.channels)
+
+
+def _header_in(head: bytes) -> FrameHeader | None:
+    try:
+        header = FrameHeader.unpack(head)
+    except StreamError:
+        return None
+    return header if 0 < header.width <= MAX_SIDE and 0 < header.height <= MAX_SIDE else None
 
 
 def _read_exactly(stream: BinaryIO, n: int) -> bytes | None:

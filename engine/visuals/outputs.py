@@ -108,17 +108,13 @@ class PipeOutput:
     def _run(self) -> None:
         try:
             while True:
-                with self._cond:
-                    self._cond.wait_for(lambda: self._queue or self._stop)
-                    if not self._queue:
-                        return
-                if self._file is None:
+                if self._file is None:  # open at once, so a reader's open returns at once
                     self._file = open(self.path, "wb")  # noqa: SIM115  # blocks for a reader
                     self.readers += 1
-                    with self._cond:
-                        if self._stop and not self.lossless:
-                            return
                 with self._cond:
+                    self._cond.wait_for(lambda: self._queue or self._stop)
+                    if not self._queue or (self._stop and not self.lossless):
+                        return
                     pixels, frame = self._queue.popleft()
                     self._cond.notify_all()
                 h, w = pixels.shape[:2]

@@ -387,3 +387,54 @@ def display():
     yield f":{number}"
     proc.terminate()
     proc.wait(timeout=5)
+
+
+def test_a_pipe_reader_that_leaves_is_followed_by_the_next(tmp_path):
+    """Live: the pipe stays; each new reader gets whole frames from about when it opened
+    (one that joins where the last left a frame half read skips to the next)."""
+    fifo = tmp_path / "p"
+    outs = Outputs([parse_output(f"pipe:{fifo}")], (8, 4), 30)
+    seen: list[list[int]] = []
+    try:
+        for _ in range(2):
+            with open(fifo, "rb") as stream:  # a reader comes...
+                frames = read_frames(stream)
+                got = []
+                for i in range(200):
+                    outs.write(np.full((4, 8, 3), i % 256, np.uint8))
+                    time.sleep(0.002)
+                    if i % 10 == 9 and len(got) < 3:
+                        got.append(next(frames)[0].frame)
+                    if len(got) == 3:
+                        break
+                seen.append(got)
+            # ... and goes: the output waits for the next (or the next simply joins)
+    finally:
+        outs.close()
+    assert all(len(g) == 3 and g == sorted(g) for g in seen), seen
+    assert seen[1][0] > seen[0][-1], "the second reader starts where the show is"
+    assert not outs.notices
+
+
+def test_fit_shrinks_by_box_means_and_adds_an_opaque_alpha():
+    image = np.array([[[0, 0, 0], [10, 20, 30], [100, 100, 100], [200, 200, 200]]] * 2, np.uint8)
+    half = fit(image, (2, 1), 4)
+    assert half.shape == (1, 2, 4)
+    assert half[0, 0].tolist() == [5, 10, 15, 255]  # the mean of each 2x2 box
+    assert half[0, 1].tolist() == [150, 150, 150, 255]
+    odd = fit(np.zeros((36, 64, 3), np.uint8), (30, 16), 3)  # no whole factor: bilinear
+    assert odd.shape == (16, 30, 3)
+    same = fit(image, (4, 2), 3)
+    assert same.shape == image.shape and np.array_equal(same, image)
+
+
+def test_a_reader_that_joins_mid_frame_skips_to_the_next_whole_frame():
+    import io
+
+    frames = [np.full((4, 8, 3), 40 + i, np.uint8) for i in range(3)]
+    data = b"".join(FrameHeader(8, 4, 0, i).pack() + f.tobytes() for i, f in enumerate(frames))
+    frame_bytes = len(data) // 3
+    for cut in (1, 5, 40, frame_bytes - 2):  # inside the header, inside the pixels
+        back = list(read_frames(io.BytesIO(data[cut:])))
+        assert [h.frame for h, _ in back] == [1, 2]
+        assert all(np.array_equal(px, frames[h.frame]) for h, px in back)
