@@ -97,8 +97,10 @@ class PipeOutput:
         if self.error is not None:
             raise self.error
         with self._cond:
-            if self.lossless:
-                self._cond.wait_for(lambda: len(self._queue) < 2 or self.error is not None)
+            room = lambda: len(self._queue) < 2 or self.error is not None  # noqa: E731
+            if self.lossless and not self._cond.wait_for(room, timeout=2.0):
+                log.warning("output %s: waiting for a reader to take the frames", self.spec)
+                self._cond.wait_for(room)
             elif len(self._queue) >= 2:
                 self._queue.popleft()
                 self.dropped += 1
@@ -107,7 +109,7 @@ class PipeOutput:
 
     def _run(self) -> None:
         try:
-            while True:
+            while not self._stop or self._file is not None:
                 if self._file is None:  # open at once, so a reader's open returns at once
                     self._file = open(self.path, "wb")  # noqa: SIM115  # blocks for a reader
                     self.readers += 1

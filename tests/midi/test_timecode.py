@@ -294,3 +294,46 @@ def test_live_with_a_timecode_and_no_midi_says_so_once_and_plays(tmp_path):
     assert "played" in run.stdout
     notices = [x for x in run.stderr.splitlines() if x.startswith("notice:") and "MIDI" in x]
     assert len(notices) == 1 and "the cues keep the show's own time" in notices[0]
+
+
+@pytest.mark.skipif(JACKD is None, reason="jackd is not installed (Debian jackd2)")
+def test_a_timecode_port_that_comes_back_is_followed_again(jack, monkeypatch):  # noqa: F811
+    """The sender's port goes away and comes back (a DAW restarted): the follower reopens
+    it and hooks its arrival stamps onto the new port."""
+    monkeypatch.setenv("MIDO_BACKEND", JACK_MIDI)
+    system = mido.Backend(JACK_MIDI, load=False)
+    port = system.open_output("mtc-again", virtual=True)
+    follower = TimecodeFollower(TimecodeSpec("mtc", "mtc-again"))
+    follower.input.rescan = 0.2
+
+    class Cues:
+        cue_time: float | None = None
+
+        def seek_cues(self, t: float) -> None:
+            self.cue_time = t
+
+    cues = Cues()
+
+    def steer_until(done, seconds: float = 5.0) -> None:
+        deadline = time.monotonic() + seconds
+        while not done() and time.monotonic() < deadline:
+            follower.steer(cues)
+            time.sleep(0.01)
+
+    try:
+        steer_until(lambda: follower.input.connected)
+        port.send(full_frame(Timecode.parse("00:00:10:00", "30")))
+        steer_until(lambda: cues.cue_time == 10.0)
+        assert cues.cue_time == 10.0
+        port.close()
+        steer_until(lambda: not follower.input.connected)
+        assert not follower.input.connected, "the port went away"
+        port = system.open_output("mtc-again", virtual=True)
+        steer_until(lambda: follower.input.connected)
+        port.send(full_frame(Timecode.parse("00:00:20:00", "30")))
+        steer_until(lambda: cues.cue_time == 20.0)
+        assert cues.cue_time == 20.0, "the reopened port's messages arrive"
+        assert follower._hooked is follower.input.port  # stamped on arrival again
+    finally:
+        follower.close()
+        port.close()
