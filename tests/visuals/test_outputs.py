@@ -5,9 +5,11 @@ open, or fails mid-show, dropped with one notice while the show goes on."""
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,6 +31,7 @@ from engine.visuals.outputs import Outputs, fit
 
 # NDI finds sources by mDNS on every network by default; the tests keep it on loopback
 NDI_CONFIG = Path(tempfile.mkdtemp(prefix="oneiric-ndi-"))
+atexit.register(shutil.rmtree, NDI_CONFIG, ignore_errors=True)
 (NDI_CONFIG / "ndi-config.v1.json").write_text(
     json.dumps(
         {
@@ -373,8 +376,6 @@ def test_live_plays_to_a_window_ndi_a_pipe_and_a_recording_each_at_its_size(tmp_
 @pytest.fixture(scope="module")
 def display():
     """A virtual X display (Xvfb) for the window, where Xvfb is installed (else None)."""
-    import shutil
-
     if shutil.which("Xvfb") is None:
         yield None
         return
