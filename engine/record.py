@@ -460,6 +460,10 @@ class ReplayClock:
     def __len__(self) -> int:
         return len(self._ticks)
 
+    def now(self) -> float:
+        """The latest replayed tick's time (events come from the log, already stamped)."""
+        return self._ticks[max(self._next - 1, 0)].time if self._ticks else 0.0
+
     def tick(self) -> Tick:
         if self._next >= len(self._ticks):
             raise IndexError(f"the session has {len(self._ticks)} frames; all were replayed")

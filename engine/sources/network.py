@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -196,6 +197,8 @@ class Inputs:
         self._all: list[_Route] = []
         self.tap: Callable[[Event], None] | None = None  # sees every event routed (the log)
         self.open = open_ports  # False: no sockets, events come from a session log (a replay)
+        # what arrivals are stamped with: the live runner sets its clock's now (show seconds)
+        self.clock: Callable[[], float] = time.perf_counter
 
     def add_group(
         self,
@@ -216,10 +219,13 @@ class Inputs:
                 continue
             rx = self._receivers.get(endpoint)
             if rx is None:
-                rx = OscReceiver(endpoint, self.queue.push, allow=allow)
+                rx = OscReceiver(endpoint, self.queue.push, allow=allow, now=self._now)
                 self._receivers[endpoint] = rx
                 self._receivers[rx.endpoint] = rx
             self._routes.setdefault(rx.endpoint, []).append(route)
+
+    def _now(self) -> float:
+        return self.clock()
 
     @property
     def endpoints(self) -> list[Endpoint]:
