@@ -11,7 +11,7 @@ import time
 import numpy as np
 from conftest import LIVE, ROOT
 
-from engine import record, sets
+from engine import record, sessions, sets
 from engine.clock import RealtimeClock
 from engine.live import Live
 from engine.replay import replay
@@ -100,7 +100,7 @@ def test_a_live_session_killed_mid_show_still_loads_and_replays(tmp_path):
     time.sleep(1.0)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    session = record.load(log_path)
+    session = sessions.load(log_path)
     assert not session.complete
     assert len(session.ticks) >= 10
     times = np.array([t.time for t in session.ticks])
