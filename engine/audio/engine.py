@@ -19,7 +19,8 @@ Three pyo facts shape the code (checked on pyo 1.1.0):
   therefore moved ahead of the section that reads them (`_adopt`).
 - A Python-side pyo object that is dropped may take memory its C objects still use (a
   table read by Pointer: a crash). The engine keeps every object a build creates
-  (`_build`) for as long as the voice lives, so patches need not hold references.
+  (`_build`, which finds them without hooking pyo: `_made_by`) for as long as the
+  voice lives, so patches need not hold references.
 - Random objects are seeded from the global seed (0 means the clock) plus per-class
   counters that are global to the process and reset only by a server shutdown: a new
   server is booted, shut down and booted again, so the same seed gives the same samples.
@@ -33,12 +34,14 @@ import itertools
 import logging
 import math
 import os
+import sys
 import time
 import traceback
 import types
+import weakref
 import zlib
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,22 +83,45 @@ _GRAPH = (
     "_bus",
     "_voices_end",
 )
-_collecting: list[list[Any]] = []  # while a patch builds: every pyo object it creates
 _WRAPPERS = (pyo.lib._core.Dummy, pyo.lib._core.ArithmeticDummy)
 
 
-def _tracking(init: Callable[..., None]) -> Callable[..., None]:
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        init(self, *args, **kwargs)
-        if _collecting:
-            _collecting[-1].append(self)
+@contextlib.contextmanager
+def _made_by(build: Callable[..., Any]) -> Iterator[list[Any]]:
+    """Every pyo object a call of `build` made that is alive as it returns (its locals
+    included), found without hooking pyo: the cyclic collector is paused, so what the
+    call allocates stays in generation 0, and this thread's profile hook looks there
+    when `build`'s frame returns (normally or by raising). What was there before is
+    known by weak reference (holding it would change when an old server's garbage goes)."""
+    code = getattr(build, "__code__", None)
+    young = gc.get_objects(generation=0)
+    before = {id(o): weakref.ref(o) for o in young if isinstance(o, pyo.PyoObjectBase)}
+    del young
+    made: list[Any] = []
 
-    __init__.oneiric_tracking = True  # type: ignore[attr-defined]
-    return __init__
+    def scan() -> None:
+        made[:] = [
+            o
+            for o in gc.get_objects(generation=0)
+            if isinstance(o, pyo.PyoObjectBase)
+            and ((old := before.get(id(o))) is None or old() is not o)
+        ]
 
+    def hook(frame: types.FrameType, event: str, _arg: object) -> None:
+        if event == "return" and frame.f_code is code:
+            scan()
 
-if not hasattr(pyo.PyoObjectBase.__init__, "oneiric_tracking"):
-    pyo.PyoObjectBase.__init__ = _tracking(pyo.PyoObjectBase.__init__)
+    enabled, previous = gc.isenabled(), sys.getprofile()
+    gc.disable()
+    sys.setprofile(hook)
+    try:
+        yield made
+    finally:
+        sys.setprofile(previous)
+        if code is None:
+            scan()
+        if enabled:
+            gc.enable()
 
 
 class PatchError(Exception):
@@ -324,20 +350,18 @@ class AudioEngine:
         if at < start:
             streams[at:] = streams[start:] + streams[at:start]
 
-    def _build(self, name: str, call: Callable[[], Any]) -> tuple[Any, list[Any]]:
+    def _build(self, name: str, build: Callable[..., Any], *args: Any) -> tuple[Any, list[Any]]:
         """Run a patch's build: its output and every pyo object it made. PatchError
         (with file and line) if it raises or returns something else."""
         objs: list[Any] = []
-        _collecting.append(objs)
         try:
-            out = call()
+            with _made_by(build) as objs:  # filled as it returns, even when it raises
+                out = build(*args)
             if not isinstance(out, pyo.PyoObject):
                 raise TypeError(f"build() returned {type(out).__name__}, not a PyoObject")
             return out, objs
         except Exception as exc:
             err = _describe(name, (self.patch_dir / f"{name}.py").resolve(), exc)
-        finally:
-            _collecting.pop()
         _release(objs)
         gc.collect()  # half-built objects go now, not at some later collection
         raise err
@@ -404,9 +428,7 @@ class AudioEngine:
         ctl = {k: pyo.SigTo(float(v), time=0.05, init=float(v)) for k, v in values.items()}
         seed = (self.seed * 1_000_003 + zlib.crc32(key.encode())) % 2_147_483_647
         try:
-            sound, objs = self._build(
-                patch, lambda: module.build(types.MappingProxyType(ctl), seed)
-            )
+            sound, objs = self._build(patch, module.build, types.MappingProxyType(ctl), seed)
         except PatchError:
             _release(list(ctl.values()))
             ctl.clear()  # the traceback keeps this frame: let the SigTos go
@@ -511,7 +533,7 @@ class AudioEngine:
                 self._master_controls[k] = pyo.SigTo(float(v), time=0.05, init=float(v))
                 self._master_sent[k] = (float(v), 0.05)
         ctl = types.MappingProxyType(self._master_controls)
-        sound, objs = self._build(name, lambda: module.build(self._bus, ctl))
+        sound, objs = self._build(name, module.build, self._bus, ctl)
         out = pyo.Mix(sound, voices=self.nchnls)
         if hasattr(self, "_master_end"):
             self._adopt(start, self._master_end)
