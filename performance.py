@@ -401,7 +401,7 @@ def cmd_params(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from engine.audio.engine import PatchError
+    from engine.audio.graph import PatchError
     from engine.session_format import SessionError
     from engine.sets import SetError
     from engine.visuals.context import GLUnavailable

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from engine import commands, sets
-from engine.audio.engine import PatchError
+from engine.audio.graph import PatchError
 from engine.clock import Clock, RealtimeClock, Tick
 from engine.commands import COMMAND_ERRORS
 from engine.control import ControlMap

@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from engine import commands, sessions, sets
-from engine.audio.engine import PatchError
+from engine.audio.graph import PatchError
 from engine.commands import COMMAND_ERRORS
 from engine.folders import SHADER_DIR
 from engine.live import LIVE_PARAMS

@@ -19,7 +19,8 @@ import moderngl
 import numpy as np
 
 from engine.audio.controls import ENGINE_DRIVEN, MASTER_DRIVEN, control_specs, own_controls
-from engine.audio.engine import AudioEngine, AudioError, PatchError, load_patch
+from engine.audio.engine import AudioEngine, AudioError
+from engine.audio.graph import PatchError, load_patch
 from engine.audio.remote import RemoteAudio
 from engine.cast import PREROLL, Cast
 from engine.clock import Tick

@@ -9,14 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.audio.engine import (
-    PATCH_DIR,
-    AudioEngine,
-    AudioError,
-    PatchError,
-    available_patches,
-    frame_blocks,
-)
+from engine.audio.engine import AudioEngine, AudioError, frame_blocks
+from engine.audio.graph import PatchError, available_patches
+from engine.folders import PATCH_DIR
 
 SR, FPS, N = 48000, 30, 1600
 F0 = 375.0  # 128 samples a period; pyo's sine table (512 points) steps are exact
