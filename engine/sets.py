@@ -224,7 +224,7 @@ def _parse_group(
     listen: tuple[str, ...] = ()
     if source == "osc":
         from engine.sources.osc import Endpoint
-        from engine.sources.profiles import available_profiles, load_profile
+        from engine.sources.profile_files import available_profiles, load_profile
 
         known_profiles = set(available_profiles())
         profile = t.get(

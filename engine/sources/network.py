@@ -21,13 +21,9 @@ import numpy as np
 
 from engine.events import Event, EventQueue
 from engine.sources.osc import Endpoint, OscReceiver
-from engine.sources.profiles import (
-    DEFAULT_POLICIES,
-    SignalPolicy,
-    SignalUpdate,
-    Translator,
-    load_profile,
-)
+from engine.sources.profile_files import load_profile
+from engine.sources.profiles import DEFAULT_POLICIES, SignalPolicy, SignalUpdate
+from engine.sources.translator import Translator
 
 log = logging.getLogger("oneiric.inputs")
 RATE_CHECK_S = 3.0  # seconds of a stream before its rate is judged
