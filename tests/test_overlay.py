@@ -17,20 +17,22 @@ import numpy as np
 import pytest
 
 from engine.visuals.overlay import (
-    ADV,
     BAR,
     BAR_H,
     ERROR,
-    GLYPH_H,
-    GLYPHS,
     LINE,
-    LINES_PER_ERROR,
     MARGIN,
     PAD,
     STATUS,
     WEIGHT,
     Overlay,
     OverlayState,
+)
+from engine.visuals.text import (
+    ADV,
+    GLYPH_H,
+    GLYPHS,
+    LINES_PER_ERROR,
     error_lines,
     font_atlas,
     to_ascii,
