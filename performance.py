@@ -314,7 +314,7 @@ def cmd_live(args: argparse.Namespace) -> int:
 def cmd_learn(args: argparse.Namespace) -> int:
     import time
 
-    from engine.midi.bindings import controller_path
+    from engine.midi.binding_files import controller_path
     from engine.midi.learn import Learner
     from engine.midi.ports import MidiInput, MidiUnavailable
 
