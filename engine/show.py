@@ -34,9 +34,9 @@ from engine.sets import Cue, SetError, SetSpec
 from engine.sources.network import Inputs
 from engine.sources.replayed import RecordedInputs
 from engine.sources.simulate import SimulatedDreamer
+from engine.visuals.dialect_base import DrawFrame
 from engine.visuals.dialects import date_of
 from engine.visuals.effects import EffectError
-from engine.visuals.effects import Frame as FxFrame
 from engine.visuals.fields import FIELD_NAMES
 from engine.visuals.layers import LayerStack
 from engine.visuals.merge import BLEND_NAMES, Merge, slot_table
@@ -372,7 +372,7 @@ class Show:
         self.layers.upload(data, signals)
         date = date_of(self.start_date + datetime.timedelta(seconds=t))
         self.programs.render(data, t, dt, frame, audio=self._last_mono, date=date)
-        fx_frame = FxFrame(t, dt, frame, self._last_mono, date)
+        fx_frame = DrawFrame(t, dt, frame, self._last_mono, date)
         self.fx.apply_layers(self.layers, fx_frame, data)
 
         default_mode = int(self.params.get("/merge/mode"))

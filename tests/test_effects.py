@@ -15,14 +15,14 @@ from engine.params import ParamSpace
 from engine.render import load_set
 from engine.sets import SetError
 from engine.show import Folders, Show
-from engine.visuals.dialect_base import image_texture
-from engine.visuals.effects import EffectChain, Frame, find_effect
+from engine.visuals.dialect_base import DrawFrame, image_texture
+from engine.visuals.effects import EffectChain, find_effect
 from engine.visuals.shaders import SHADER_DIR, ShaderError
 from engine.visuals.testcard import load_test_card
 
 CARD = load_test_card()[..., :3].astype(np.float64)  # (180, 320, 3), top row first
 SIZE = (CARD.shape[1], CARD.shape[0])
-FRAME = Frame(1.0, 1 / 30, 1, None, (2026.0, 1.0, 1.0, 0.0))
+FRAME = DrawFrame(1.0, 1 / 30, 1, None, (2026.0, 1.0, 1.0, 0.0))
 LEVELS = 2.0  # how far (of 255) the GPU may be from the model
 
 
@@ -47,7 +47,7 @@ def run_chain(gl, card, specs, values=None, frames=1):
         drawn = True
         fbo.clear(0.0, 0.0, 0.0, 1.0)
         for i in range(frames):
-            drawn = chain.render(Frame(i / 30, 1 / 30, i, None, FRAME.date), fbo, 0, src=card)
+            drawn = chain.render(DrawFrame(i / 30, 1 / 30, i, None, FRAME.date), fbo, 0, src=card)
         img = np.frombuffer(fbo.read(components=3), np.uint8).reshape(SIZE[1], SIZE[0], 3)
         return img[::-1].astype(np.float64), drawn, params
     finally:

@@ -10,7 +10,7 @@ fades in over the old one; a broken one raises ShaderError and leaves the old ru
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
@@ -19,6 +19,7 @@ import moderngl
 import numpy as np
 
 from engine.params import ParamSpace
+from engine.visuals.dialect_base import DrawFrame
 from engine.visuals.dialects import LayerProgram, detect, load_layer
 from engine.visuals.layers import Draw, LayerStack
 from engine.visuals.shaders import LayerSource, find_layer
@@ -182,31 +183,40 @@ class Programs:
         get = self.params.get_vec
         for i, prog in self._foreign.items():
             d = self.dreamers[i]
-            values: Mapping[str, object] = {
+            values = {
                 spec.path: (v[0] if spec.size == 1 else v)
                 for spec in prog.inputs
                 for v in [get(f"{d.path}/layer{spec.path}")]
             }
-            kwargs = dict(
-                time=d.values["t"],
-                dt=dt,
-                frame=frame,
-                values=values,
-                dreamer_row=data[d.layer],
-                audio=audio,
-                date=date,
-            )
+            at = DrawFrame(d.values["t"], dt, frame, audio, date)  # the dreamer's own time
+            row = data[d.layer]
             fading = self._foreign_fading.get(i)
+            fade = 1.0
             if fading is not None:
                 old, start, length = fading
                 x = (t - start) / length
                 if x < 1.0:
-                    old.render(self.layers.fbo, d.layer, self.layer_size, **kwargs)
-                    kwargs["fade"] = max(x, 0.0)
+                    old.render(
+                        self.layers.fbo,
+                        d.layer,
+                        self.layer_size,
+                        at,
+                        values=values,
+                        dreamer_row=row,
+                    )
+                    fade = max(x, 0.0)
                 else:
                     del self._foreign_fading[i]
                     old.release()
-            prog.render(self.layers.fbo, d.layer, self.layer_size, **kwargs)
+            prog.render(
+                self.layers.fbo,
+                d.layer,
+                self.layer_size,
+                at,
+                values=values,
+                dreamer_row=row,
+                fade=fade,
+            )
             for rel in prog.events:  # an event is a pulse: down again after its frame
                 self.params.set(f"{d.path}/layer{rel}", 0, jump=True)
 
