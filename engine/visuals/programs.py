@@ -189,34 +189,19 @@ class Programs:
                 for v in [get(f"{d.path}/layer{spec.path}")]
             }
             at = DrawFrame(d.values["t"], dt, frame, audio, date)  # the dreamer's own time
-            row = data[d.layer]
+            fbo, size, row = self.layers.fbo, self.layer_size, data[d.layer]
             fading = self._foreign_fading.get(i)
             fade = 1.0
             if fading is not None:
                 old, start, length = fading
                 x = (t - start) / length
                 if x < 1.0:
-                    old.render(
-                        self.layers.fbo,
-                        d.layer,
-                        self.layer_size,
-                        at,
-                        values=values,
-                        dreamer_row=row,
-                    )
+                    old.render(fbo, d.layer, size, at, values=values, dreamer_row=row)
                     fade = max(x, 0.0)
                 else:
                     del self._foreign_fading[i]
                     old.release()
-            prog.render(
-                self.layers.fbo,
-                d.layer,
-                self.layer_size,
-                at,
-                values=values,
-                dreamer_row=row,
-                fade=fade,
-            )
+            prog.render(fbo, d.layer, size, at, values=values, dreamer_row=row, fade=fade)
             for rel in prog.events:  # an event is a pulse: down again after its frame
                 self.params.set(f"{d.path}/layer{rel}", 0, jump=True)
 
