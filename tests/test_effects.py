@@ -4,10 +4,9 @@ params, other image inputs, sets naming them, and hot reload keeping the last go
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from conftest import scratch_folders
 
 from engine.clock import Tick
 from engine.fx_spec import FxSpec, parse_fx
@@ -329,15 +328,9 @@ def test_a_replay_shows_the_effects_as_they_were_edited_live(gl, tmp_path):
     from engine.live import Live
     from engine.replay import replay
 
-    root = Path(__file__).resolve().parents[1]
-    folders = Folders(tmp_path / "shaders", tmp_path / "patches", tmp_path / "mappings")
-    (folders.shaders / "fx").mkdir(parents=True)
-    folders.patches.mkdir()
-    folders.mappings.mkdir()
-    (folders.shaders / "tide.glsl").write_text((SHADER_DIR / "tide.glsl").read_text())
-    for name in ("drone", "master"):
-        (folders.patches / f"{name}.py").write_text((root / "patches" / f"{name}.py").read_text())
-    (folders.shaders / "fx" / "blur.fs").write_text((SHADER_DIR / "fx" / "blur.fs").read_text())
+    folders = scratch_folders(
+        tmp_path, "shaders/tide.glsl", "shaders/fx/blur.fs", "patches/drone.py", "patches/master.py"
+    )
     fx = folders.shaders / "fx" / "tint.fs"
     body = (
         '/*{"ISFVSN": "2", "INPUTS": [{"NAME": "inputImage", "TYPE": "image"}]}*/\n'
