@@ -50,6 +50,7 @@ class ParamSpec:
     size: int = 1  # 2 for a point, 3 or 4 for a colour
     access: Access = "rw"
     clip: ClipMode = "both"
+    uniform: str = ""  # the shader uniform this param drives, declared from this spec
 
     def __post_init__(self) -> None:
         if not self.path.startswith("/") or self.path.endswith("/") or "//" in self.path:

@@ -39,7 +39,7 @@ from engine.visuals.dialects import date_of
 from engine.visuals.effects import EffectError
 from engine.visuals.fields import FIELD_NAMES
 from engine.visuals.layers import LayerStack
-from engine.visuals.merge import BLEND_NAMES, Merge, slot_table
+from engine.visuals.merge import MERGE_PARAMS, UNIFORM_PARAMS, Merge, slot_table
 from engine.visuals.overlay import Overlay, OverlayState
 from engine.visuals.programs import Programs
 from engine.visuals.shaders import LayerSource, ShaderError
@@ -47,14 +47,6 @@ from engine.visuals.show_effects import ShowEffects
 
 ANALYSIS_RATE = 10.0  # feature analyses per second per dreamer
 
-MERGE_PARAMS = (
-    ParamSpec("/merge/mode", BLEND_NAMES.index("dream"), kind="enum", choices=BLEND_NAMES),
-    ParamSpec("/merge/resonance", 0.3, smooth=0.3, doc="how much the layers fuse"),
-    ParamSpec("/merge/follow", 0.0, smooth=0.5, doc="fuse as much as the group is in sync"),
-    ParamSpec("/merge/chaos", 0.0, smooth=0.05, doc="the malfunction: layers tear"),
-    ParamSpec("/merge/state", 0.5, smooth=0.5, doc="weight dreamers by sleep depth"),
-    ParamSpec("/merge/exposure", 2.0, 0.0, 8.0, smooth=0.2, doc="brightness of dream layers"),
-)
 MASTER_PARAMS = (
     ParamSpec("/master/volume", 0.8, smooth=0.05, doc="master level"),
     ParamSpec("/master/reverb", 0.35, smooth=0.2, doc="reverb mix"),
@@ -385,14 +377,9 @@ class Show:
         fuse = get("/merge/resonance") + (self.resonance - get("/merge/resonance")) * get(
             "/merge/follow"
         )
-        self.merge.render(
-            self.layers.texture,
-            table,
-            resonance=fuse,
-            chaos=get("/merge/chaos"),
-            time=t,
-            exposure=get("/merge/exposure"),
-        )
+        self.params.publish("/merge/fuse", fuse)
+        values = {spec.path: get(spec.path) for spec in UNIFORM_PARAMS}
+        self.merge.render(self.layers.texture, table, values, time=t)
         self.fx.apply_master(self.merge, fx_frame)
         if self.overlay is not None and self.overlay_state is not None:
             self.overlay.draw(self.merge.fbo, self.overlay_state)
