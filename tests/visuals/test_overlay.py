@@ -40,7 +40,7 @@ from engine.visuals.text import (
 )
 
 HD = (1280, 720)
-OUT = Path(__file__).resolve().parents[1] / "out"
+OUT = Path(__file__).resolve().parents[2] / "out"
 ERRORS = (
     "shaders/ember.glsl:3: syntax error, unexpected IDENTIFIER, expecting ',' or ';'",
     "patches/drone.py:41: NameError: name 'Sine' is not defined",

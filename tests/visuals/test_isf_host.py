@@ -23,8 +23,8 @@ from engine.visuals.layers import LayerStack
 from engine.visuals.sheet import BACKGROUND, GAP, LABEL, STATUS_COLOURS, TILE, tile_origin
 from engine.visuals.testcard import TEST_CARD, load_test_card, make_test_card
 
-FIXTURES = Path(__file__).parent / "visuals" / "isf"
-ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).parent / "isf"
+ROOT = Path(__file__).resolve().parents[2]
 SIZE = (160, 90)
 
 
