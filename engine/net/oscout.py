@@ -10,6 +10,7 @@ clock, so the rate holds whatever the frame rate does, and a target that is not 
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import socket
@@ -60,7 +61,7 @@ class OscOut:
         self._specs: list[ParamSpec] = []
         self._version = -1
         self._latest: tuple[list[ParamSpec], list[tuple[float, ...]]] | None = None
-        self._socks: dict[int, socket.socket] = {}
+        self._socks: dict[tuple[int, bool], socket.socket] = {}
         self._addresses = [self._resolve(host, port) for host, port in self.targets]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="oneiric-oscout", daemon=True)
@@ -68,9 +69,12 @@ class OscOut:
 
     def _resolve(self, host: str, port: int) -> tuple[socket.socket, tuple[object, ...]]:
         family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
-        sock = self._socks.get(family)
+        loopback = ipaddress.ip_address(address[0]).is_loopback
+        sock = self._socks.get((family, loopback))
         if sock is None:
-            sock = self._socks[family] = socket.socket(family, socket.SOCK_DGRAM)
+            sock = self._socks[family, loopback] = socket.socket(family, socket.SOCK_DGRAM)
+            if loopback:  # sending to this machine binds nothing beyond loopback
+                sock.bind(("::1" if family == socket.AF_INET6 else "127.0.0.1", 0))
         return sock, address
 
     @property
