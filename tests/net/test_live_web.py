@@ -14,10 +14,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+from conftest import LIVE, ROOT, headless_env
 from pythonosc.osc_packet import OscPacket
 from pythonosc.udp_client import SimpleUDPClient
-
-from tests.conftest import LIVE, ROOT, headless_env
 
 
 def bound_addresses(pid: int) -> list[tuple[str, str, int]]:

@@ -5,9 +5,16 @@ from __future__ import annotations
 
 import time
 
+import pytest
+from netrig import open_rig
 from zeroconf import IPVersion, ServiceBrowser, ServiceListener, Zeroconf
 
 from engine.net.mdns import OSC, OSCJSON, Advertiser
+
+
+@pytest.fixture
+def rig(tmp_path, gl):
+    yield from open_rig(tmp_path, gl)
 
 
 class Seen(ServiceListener):

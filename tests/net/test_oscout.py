@@ -11,6 +11,7 @@ import threading
 import time
 
 import pytest
+from netrig import open_rig
 from pythonosc.osc_packet import OscPacket
 
 from engine import sets
@@ -20,6 +21,11 @@ from engine.osc_out_spec import parse_osc_out
 
 RATE = 40.0
 SECONDS = 3.0
+
+
+@pytest.fixture
+def rig(tmp_path, gl):
+    yield from open_rig(tmp_path, gl)
 
 
 class Receiver:

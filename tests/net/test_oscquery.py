@@ -4,12 +4,19 @@ LISTEN over the WebSocket, PATH_ADDED and PATH_REMOVED as the namespace changes.
 
 from __future__ import annotations
 
+import socket
 import time
 
+import pytest
+from netrig import WsClient, open_rig
 from pythonosc.udp_client import SimpleUDPClient
 
 from engine.net.namespace import osc_type, wire_value
-from tests.net.conftest import WsClient
+
+
+@pytest.fixture
+def rig(tmp_path, gl):
+    yield from open_rig(tmp_path, gl)
 
 
 def methods_of(node: dict, out: dict | None = None) -> dict:
@@ -155,3 +162,16 @@ def test_path_added_when_a_reloaded_shader_gains_an_input(rig, tmp_path):
         }
     finally:
         ws.close()
+
+
+def test_an_impulse_sent_as_nil_fires_the_next_cue(rig):
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    _, info = rig.get("/", "HOST_INFO")
+    assert rig.get("/cue/go", "TYPE") == (200, {"TYPE": "N"})
+    message = OscMessageBuilder("/cue/go")
+    message.add_arg(None)  # N, as the namespace says
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.sendto(message.build().dgram, (info["OSC_IP"], info["OSC_PORT"]))
+    assert wait_for(rig, lambda: rig.show.params.target("/merge/chaos") == (0.8,))
+    assert not rig.live.ignored

@@ -9,10 +9,10 @@ import time
 import urllib.request
 
 import pytest
+from netrig import WsClient, close_rig, make_rig
 from pythonosc.udp_client import SimpleUDPClient
 
 from engine.net.policy import Access
-from tests.net.conftest import WsClient, make_rig
 
 
 @pytest.fixture
@@ -26,11 +26,7 @@ def rig_with(tmp_path, gl):
 
     yield build
     for r in made:
-        r.server.close()
-        r.osc.close()
-        r.feed.close()
-        r.live.close()
-        r.show.close()
+        close_rig(r)
 
 
 def settle(rig, frames: int = 5) -> None:
@@ -104,10 +100,10 @@ def test_file_names_stay_inside_the_rigs_folders(rig_with, caplog):
         ws.close()
     # the OSC port refuses it too (the command table checks the name again)
     SimpleUDPClient("127.0.0.1", rig.osc.endpoint.port).send_message(
-        "/preset/load", "../../etc/passwd"
+        "/scene/load", "../../etc/passwd"
     )
     settle(rig)
-    assert rig.live.ignored["/preset/load"] == 1
+    assert rig.live.ignored["/scene/load"] == 1
 
 
 def test_read_only_params_and_unknown_paths_are_refused(rig_with):

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from netrig import open_rig
 from pythonosc.udp_client import SimpleUDPClient
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -22,6 +23,11 @@ pytestmark = pytest.mark.skipif(
 SHOTS = Path(__file__).resolve().parents[2] / "out" / "net"
 SLIDER = 'input[data-path="/merge/resonance"]'
 EXPOSURE = 'input[data-path="/merge/exposure"]'
+
+
+@pytest.fixture
+def rig(tmp_path, gl):
+    yield from open_rig(tmp_path, gl)
 
 
 def browse(url: str, results: dict, want_osc: threading.Event, errors: list) -> None:

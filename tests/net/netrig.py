@@ -10,8 +10,6 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import pytest
-
 from engine import sets
 from engine.clock import FrameClock
 from engine.live import Live
@@ -96,10 +94,15 @@ def make_rig(tmp_path, gl, access: Access | None = None) -> Rig:
     return Rig(live, show, server, feed, osc)
 
 
-@pytest.fixture
-def rig(tmp_path, gl) -> Iterator[Rig]:
-    r = make_rig(tmp_path, gl)
+def open_rig(tmp_path, gl, access: Access | None = None) -> Iterator[Rig]:
+    """The body of each test module's `rig` fixture (a conftest.py here would shadow
+    tests/conftest.py, which other tests import as `conftest`)."""
+    r = make_rig(tmp_path, gl, access)
     yield r
+    close_rig(r)
+
+
+def close_rig(r: Rig) -> None:
     r.server.close()
     r.osc.close()
     r.feed.close()
