@@ -69,6 +69,10 @@ def browse(url: str, results: dict, want_osc: threading.Event, errors: list) -> 
             phone.wait_for_selector(SLIDER, timeout=20000)
             phone.wait_for_function("document.getElementById('thumb').naturalWidth > 0")
             phone.wait_for_timeout(1500)
+            phone.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+            results["groups"] = phone.evaluate(
+                "[...document.querySelectorAll('details')].map(d => d.dataset.group)"
+            )
             results["phone_fits"] = phone.evaluate(
                 "document.documentElement.scrollWidth <= window.innerWidth"
             )
@@ -114,4 +118,5 @@ def test_the_surface_in_headless_chromium(rig):
     assert results["calm"] == pytest.approx(0.6), "the calm scene's button loaded it"
     assert params.target("/merge/exposure") == pytest.approx((1.4,))
     assert results["phone_fits"], "no sideways scrolling on a phone"
+    assert {"Merge", "Show", "Audio", "Dreamer 1", "Dreamer 2"} <= set(results["groups"])
     assert (SHOTS / "surface-phone.png").stat().st_size > 10_000

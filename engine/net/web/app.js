@@ -104,9 +104,13 @@ function groupOf(path) {
   if (p[1] === "dreamer") return `Dreamer ${p[2]}`;
   return "Show";
 }
-function label(path) {
+function label(path, group) {
+  // inside a dreamer's or the merge's group the group says whose; elsewhere the path does
   const p = path.split("/");
-  return p[1] === "dreamer" ? p.slice(3).join("/") : p.slice(2).join("/") || path;
+  if (group.startsWith("Dreamer")) return p.slice(3).join("/");
+  if (group === "Merge") return p.slice(2).join("/");
+  if (p[1] === "dreamer") return `${p[2]}: ${p.slice(3).join("/")}`;
+  return p.slice(1).join("/");
 }
 function shown(value, node) {
   if (typeof value !== "number") return String(value);
@@ -118,7 +122,7 @@ function control(node) {
   const row = document.createElement("div");
   row.className = "row";
   const name = document.createElement("label");
-  name.textContent = label(node.FULL_PATH);
+  name.textContent = label(node.FULL_PATH, groupOf(node.FULL_PATH));
   name.title = `${node.FULL_PATH}: ${node.DESCRIPTION || ""}`;
   const output = document.createElement("output");
   let input;
@@ -306,8 +310,9 @@ function draw() {
       if (values.length < 2) return;
       g.strokeStyle = colour;
       g.beginPath();
+      const first = HISTORY - values.length; // the newest sample at the right edge
       values.forEach((v, i) => {
-        const x = (i / (HISTORY - 1)) * w;
+        const x = ((first + i) / (HISTORY - 1)) * w;
         const y = h - ((v - lo) / (hi - lo)) * h;
         i ? g.lineTo(x, y) : g.moveTo(x, y);
       });
