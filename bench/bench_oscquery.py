@@ -184,15 +184,19 @@ def frame_cost(size: tuple[int, int], frames: int, seconds: float) -> None:
     streaming: list[float] = []
     streamed_s = 0.0
     block = 10
+    cpu = {"bare": 0.0, "streaming": 0.0}  # this process's CPU seconds, all threads
     for _ in range(max(1, frames // block)):  # alternating blocks: drift hits both alike
         live.on_frame = None
         show.params.observers.remove(feed._observe)
+        c0 = time.process_time()
         bare += run(block)
+        cpu["bare"] += time.process_time() - c0
         show.params.observers.append(feed._observe)
         live.on_frame = feed.frame
-        t0 = time.monotonic()
+        t0, c0 = time.monotonic(), time.process_time()
         streaming += run(block)
         streamed_s += time.monotonic() - t0
+        cpu["streaming"] += time.process_time() - c0
     live.on_frame = None
     time.sleep(0.5)
     stop.set()
@@ -206,6 +210,11 @@ def frame_cost(size: tuple[int, int], frames: int, seconds: float) -> None:
         f"  {DREAMERS} dreamers at {size[0]}x{size[1]}, alternating blocks of {block} frames:"
         f" median frame {b:.1f} ms without the server, {s:.1f} ms streaming"
         f" ({s / b:.2f}x, {s - b:+.1f} ms)"
+    )
+    cb, cs = (cpu[k] * 1000 / len(v) for k, v in (("bare", bare), ("streaming", streaming)))
+    print(
+        f"  CPU per frame (every thread of the process): {cb:.1f} ms without, {cs:.1f} ms"
+        f" streaming ({cs / cb:.2f}x, {cs - cb:+.1f} ms)"
     )
     print(
         f"  streamed {messages / streamed_s:.0f} msgs/s ({packets / streamed_s:.1f} packets/s)"
