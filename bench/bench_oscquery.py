@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """OSCQuery WebSocket value streaming, measured side by side in one run.
 
+0. Encoding one float message: python-osc's builder against engine.net.osc_wire (the
+   same bytes).
 1. Held rate: the server fed 64 dreamers' features (17 each: band shares, heart, beat,
    breath..., stage) at 30 updates a second, every value changing each time, to a
    client in another process that LISTENs to all of them: messages per second it
@@ -104,6 +106,27 @@ def with_client(url: str, paths: list[str], seconds: float):
     assert queue.get(timeout=60) == "listening"
     time.sleep(0.5)  # the LISTENs are in
     return proc, queue, stop
+
+
+def encoders() -> None:
+    import timeit
+
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    from engine.net import osc_wire
+
+    def with_python_osc() -> bytes:
+        b = OscMessageBuilder("/dreamer/17/alpha")
+        b.add_arg(0.123)
+        return b.build().dgram
+
+    def with_osc_wire() -> bytes:
+        return osc_wire.message("/dreamer/17/alpha", [0.123])
+
+    assert with_python_osc() == with_osc_wire()
+    n = 50_000
+    a, b = (timeit.timeit(f, number=n) / n * 1e6 for f in (with_python_osc, with_osc_wire))
+    print(f"  one float message: python-osc {a:.2f} us, osc_wire {b:.2f} us ({a / b:.1f}x)")
 
 
 def held_rate(seconds: float) -> None:
@@ -230,6 +253,8 @@ def main() -> None:
     args = ap.parse_args()
     size = sets.parse_size(args.size)
     print(f"OSCQuery streaming on {describe(headless_context())}, {os.cpu_count()} cores")
+    print("0. encoding")
+    encoders()
     print(f"1. held rate: {DREAMERS} dreamers x {len(NAMES)} features, all changing")
     held_rate(args.seconds)
     print("2. cost to the frame time (the show renders on this thread)")
