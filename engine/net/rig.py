@@ -20,7 +20,7 @@ from engine.net.mdns import Advertiser
 from engine.net.oscout import OscOut
 from engine.net.oscquery import OscQueryServer
 from engine.net.policy import LOCAL_HOSTS, Access
-from engine.osc_out_spec import OscOutSpec
+from engine.osc_out_spec import OscOutSpec, parse_target
 from engine.sources.osc import Endpoint, OscReceiver
 
 log = logging.getLogger("oneiric.net")
@@ -36,11 +36,28 @@ class LiveRig(Protocol):
     def command(self, address: str, *args: object) -> None: ...
 
 
+def _endpoint(text: str) -> str:
+    try:
+        Endpoint.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _target(text: str) -> str:
+    try:
+        parse_target(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--web",
         nargs="?",
         const=WEB_DEFAULT,
+        type=_endpoint,
         metavar="HOST:PORT",
         help=f"the OSCQuery server and the browser control surface (default {WEB_DEFAULT}); "
         "OSC over UDP on the same port number sets params",
@@ -56,6 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--osc-out",
         action="append",
         default=[],
+        type=_target,
         metavar="HOST:PORT",
         help="send features over OSC to HOST:PORT (repeatable; see also [[osc_out]])",
     )

@@ -93,3 +93,18 @@ def test_live_web_and_osc_out_bind_only_loopback():
         sink.close()
     assert proc.returncode == 0, "".join(lines)
     assert f"osc out 127.0.0.1:{port}" in out and "oscquery http://127.0.0.1:" in out
+
+
+def test_bad_addresses_on_the_command_line_say_what_is_wrong(capsys):
+    import pytest
+
+    from performance import build_parser
+
+    parser = build_parser()
+    ok = parser.parse_args(["live", "--web", "--osc-out", "127.0.0.1:9000"])
+    assert ok.web == "127.0.0.1:8090" and ok.osc_out == ["127.0.0.1:9000"]
+    assert not ok.allow_remote_set and ok.token is None
+    for bad in (["--web", "presets/sets/demo.toml"], ["--osc-out", "9000"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["live", *bad])
+        assert "HOST:PORT" in capsys.readouterr().err
