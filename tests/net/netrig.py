@@ -20,6 +20,8 @@ from engine.show import Show
 from engine.sources.osc import Endpoint, OscReceiver
 
 SET = """
+master_fx = ["hue_shift"]
+
 [set]
 duration = 600.0
 fps = 20

@@ -48,6 +48,7 @@ def test_every_param_is_there_with_its_type_range_and_value(rig):
     assert len(present) > 60
     isf = [s for s in present if "/layer/" in s.path]
     assert isf, "the ISF layer's INPUTS are params, and so in the namespace"
+    assert any(s.path.startswith("/master/fx/") for s in present), "effects' INPUTS too"
     for spec in present:
         m = methods[spec.path]
         assert m["TYPE"] == osc_type(spec)

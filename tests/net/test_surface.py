@@ -118,5 +118,5 @@ def test_the_surface_in_headless_chromium(rig):
     assert results["calm"] == pytest.approx(0.6), "the calm scene's button loaded it"
     assert params.target("/merge/exposure") == pytest.approx((1.4,))
     assert results["phone_fits"], "no sideways scrolling on a phone"
-    assert {"Merge", "Show", "Audio", "Dreamer 1", "Dreamer 2"} <= set(results["groups"])
+    assert {"Merge", "Show", "Audio", "Effects", "Dreamer 1", "Dreamer 2"} <= set(results["groups"])
     assert (SHOTS / "surface-phone.png").stat().st_size > 10_000
