@@ -109,6 +109,10 @@ function label(path, group) {
   const p = path.split("/");
   if (group.startsWith("Dreamer")) return p.slice(3).join("/");
   if (group === "Merge") return p.slice(2).join("/");
+  if (group === "Effects") {
+    const i = p.indexOf("fx");
+    return `${p[1] === "dreamer" ? p[2] + " " : ""}fx${p[i + 1]}: ${p.slice(i + 2).join("/")}`;
+  }
   if (p[1] === "dreamer") return `${p[2]}: ${p.slice(3).join("/")}`;
   return p.slice(1).join("/");
 }
