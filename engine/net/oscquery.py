@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
@@ -52,8 +53,11 @@ Submit = Callable[[str, tuple[object, ...]], None]
 
 
 class _Client:
-    def __init__(self, ws: web.WebSocketResponse, host: str, token: str | None) -> None:
+    def __init__(
+        self, ws: web.WebSocketResponse, host: str, token: str | None, origin: str = ""
+    ) -> None:
         self.ws, self.host, self.token = ws, host, token
+        self.origin = origin  # a page of another origin that opened it ("" if none)
         self.listening: set[str] = set()
         self.queue: asyncio.Queue[bytes | str] = asyncio.Queue(CLIENT_QUEUE)
         self.dropped = 0
@@ -233,7 +237,10 @@ class OscQueryServer:
         await ws.prepare(request)
         auth = request.headers.get("Authorization", "")
         token = request.query.get("token") or auth.removeprefix("Bearer ").strip() or None
-        client = _Client(ws, request.remote or "", token)
+        origin = request.headers.get("Origin", "")
+        if origin and urlsplit(origin).netloc == request.host:
+            origin = ""  # the surface this server served
+        client = _Client(ws, request.remote or "", token, origin)
         client.writer = asyncio.ensure_future(client.write())
         self._clients.add(client)
         try:
@@ -270,11 +277,18 @@ class OscQueryServer:
         events, problems = decode(data, f"ws:{client.host}", time.perf_counter())
         self.counts["malformed"] += len(problems)
         for event in events:
-            self.change(client.host, client.token, event.address, event.value)
+            self.change(client.host, client.token, event.address, event.value, client.origin)
 
-    def change(self, host: str, token: str | None, address: str, args: tuple[object, ...]) -> bool:
+    def change(
+        self,
+        host: str,
+        token: str | None,
+        address: str,
+        args: tuple[object, ...],
+        origin: str = "",
+    ) -> bool:
         """A change a client asks for: checked, then queued for the frame loop."""
-        reason = self.access.may_set(host, token)
+        reason = self.access.may_set(host, token, origin)
         method = self._methods.get(address)
         values = tuple(a for a in args if a is not None)  # N (nil) carries no value
         if reason is None and method is None:

@@ -2,7 +2,9 @@
 
 Local means the host's own addresses as a socket sees them, 127.0.0.1 and ::1; any
 other address (the rest of 127/8 included: the tests speak from 127.0.0.2) is remote.
-A remote client may read the namespace and listen to values; it may set params and
+A WebSocket opened by a web page of another origin (any site in the VJ's browser can
+reach 127.0.0.1) counts as remote too. A remote client may read the namespace and
+listen to values; it may set params and
 run commands only with `--allow-remote-set`, and, where a shared token is given, only
 with that token. A name a client sends for a file (a scene) must be a plain name in the
 rig's own folder. Every refusal is counted by reason and logged (at a bounded rate).
@@ -37,11 +39,15 @@ class Access:
     def is_local(self, host: str) -> bool:
         return host in self.local_hosts
 
-    def may_set(self, host: str, token: str | None) -> str | None:
-        """None if a client at `host` (with `token`) may change the rig, else why not."""
-        if self.is_local(host):
+    def may_set(self, host: str, token: str | None, origin: str = "") -> str | None:
+        """None if a client at `host` (with `token`) may change the rig, else why not.
+        `origin` names a web page from elsewhere that opened the connection: a browser
+        lets any page reach 127.0.0.1, so such a client counts as remote."""
+        if self.is_local(host) and not origin:
             return None
         if not self.allow_remote_set:
+            if origin:
+                return f"a page from {origin}, read-only (start with --allow-remote-set)"
             return "remote client, read-only (start with --allow-remote-set)"
         if self.token is not None and not hmac.compare_digest(
             (token or "").encode(), self.token.encode()

@@ -116,12 +116,13 @@ class WsClient:
     """A WebSocket client on a thread of its own (aiohttp), as any OSCQuery client is:
     JSON text commands out, OSC packets (python-osc parses them) and JSON in."""
 
-    def __init__(self, url: str, local_host: str | None = None) -> None:
+    def __init__(self, url: str, local_host: str | None = None, origin: str | None = None) -> None:
         import asyncio
         import threading
 
         self.url = url.replace("http://", "ws://")
         self.local_host = local_host
+        self.origin = origin  # the Origin header a browser page would send
         self.texts: list[dict] = []
         self.messages: list[tuple[float, str, tuple]] = []  # (arrived, address, args)
         self.packets = 0
@@ -138,7 +139,7 @@ class WsClient:
 
         local = (self.local_host, 0) if self.local_host else None
         self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=local))
-        ws = await self._session.ws_connect(self.url)
+        ws = await self._session.ws_connect(self.url, origin=self.origin)
         self._reader = asyncio.ensure_future(self._read(ws))
         return ws
 

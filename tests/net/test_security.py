@@ -62,6 +62,25 @@ def test_a_set_from_a_non_local_address_is_refused_and_logged(rig_with, caplog):
         remote.close()
 
 
+def test_a_page_from_another_origin_is_remote_even_on_this_machine(rig_with):
+    rig = rig_with(Access())
+    own = rig.server.url.rstrip("/")
+    evil = WsClient(rig.server.url, origin="http://evil.example")
+    served = WsClient(rig.server.url, origin=own)  # the surface this server served
+    try:
+        evil.send_osc("/merge/chaos", 0.875)
+        settle(rig)
+        assert rig.show.params.target("/merge/chaos") == (0.0,)
+        reason = "a page from http://evil.example, read-only (start with --allow-remote-set)"
+        assert rig.server.access.refused[reason] == 1
+        served.send_osc("/merge/chaos", 0.625)
+        settle(rig)
+        assert rig.show.params.target("/merge/chaos") == (0.625,)
+    finally:
+        evil.close()
+        served.close()
+
+
 def test_allow_remote_set_and_the_shared_token(rig_with):
     rig = rig_with(Access(allow_remote_set=True, token="s3cret"))
     url = rig.server.url
