@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from engine.fx_spec import FxSpec, parse_fx
+from engine.osc_out_spec import OscOutSpec, parse_osc_out
 from engine.sources.simulate import STAGES
 
 STAGE_ALIASES = {"R": "REM", "1": "N1", "2": "N2", "3": "N3", "4": "N3", "0": "W"}
@@ -90,6 +91,7 @@ class SetSpec:
     values: Mapping[str, object]  # initial param values by path (from [merge], [master], [group])
     cues: tuple[Cue, ...]
     master_fx: tuple[FxSpec, ...] = ()  # effects over the merged frame
+    osc_out: tuple[OscOutSpec, ...] = ()  # features and params sent to other software
 
     @property
     def dreamer_count(self) -> int:
@@ -384,10 +386,18 @@ def load(
             )
         ),
         master_fx=_fx(top, "master_fx"),
+        osc_out=_osc_out(top),
     )
     s.finish()
     top.finish()
     return spec
+
+
+def _osc_out(t: _Table) -> tuple[OscOutSpec, ...]:
+    try:
+        return parse_osc_out(t.get("osc_out", (list, dict), []), t.field("osc_out"))
+    except ValueError as exc:
+        raise SetError(t.path, "", str(exc)) from None
 
 
 def _fx(t: _Table, key: str) -> tuple[FxSpec, ...]:
