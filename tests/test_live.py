@@ -257,6 +257,13 @@ def test_an_isf_layer_exposes_its_inputs_and_reloads_mid_show(tmp_path, gl, scra
         (folders.shaders / "iso.fs").write_text(ISF.format(r=0.0, g=0.5, b=0.0))
         live.file_changed(folders.shaders / "iso.fs")
         step_until(live, lambda: colour(live)[1] > 200 and colour(live)[0] < 5)
+        # an edit that renames the input: the old one's param goes, the new one's comes
+        renamed = ISF.format(r=0.0, g=0.5, b=0.0).replace("level", "gain")
+        (folders.shaders / "iso.fs").write_text(renamed)
+        live.file_changed(folders.shaders / "iso.fs")
+        step_until(live, lambda: "/dreamer/1/layer/gain" in show.params)
+        assert "/dreamer/1/layer/level" not in show.params
+        assert "/dreamer/2/layer/level" not in show.params
         (folders.shaders / "iso.fs").write_text("/*{ broken json }*/\nvoid main() {}\n")
         live.file_changed(folders.shaders / "iso.fs")
         step_until(live, lambda: bool(live.errors))

@@ -122,6 +122,10 @@ class Programs:
         new = {d.index: self._load_foreign(d, path) for d in users}  # all or nothing
         for i, prog in new.items():
             old = self._foreign[i]
+            kept = {spec.path for spec in prog.inputs}
+            for spec in old.inputs:  # an INPUT the edit took out goes from the param space
+                if spec.path not in kept:
+                    self.params.unregister(f"{self.dreamers[i].path}/layer{spec.path}")
             previous = self._foreign_fading.pop(i, None)
             if previous is not None:
                 previous[0].release()
