@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from engine.fx_spec import FxSpec, parse_fx
+from engine.osc_out_spec import OscOutSpec, parse_osc_out
 from engine.output_spec import OutputSpec, parse_outputs
 from engine.smpte import TimecodeSpec, parse_timecode
 from engine.sources.simulate import STAGES
@@ -92,6 +93,7 @@ class SetSpec:
     values: Mapping[str, object]  # initial param values by path (from [merge], [master], [group])
     cues: tuple[Cue, ...]
     master_fx: tuple[FxSpec, ...] = ()  # effects over the merged frame
+    osc_out: tuple[OscOutSpec, ...] = ()  # features and params sent to other software
     outputs: tuple[OutputSpec, ...] = ()  # [[outputs]]: the picture to other software
     timecode: TimecodeSpec | None = None  # [timecode]: the cue list follows it
 
@@ -228,7 +230,7 @@ def _parse_group(
     listen: tuple[str, ...] = ()
     if source == "osc":
         from engine.sources.osc import Endpoint
-        from engine.sources.profiles import available_profiles, load_profile
+        from engine.sources.profile_files import available_profiles, load_profile
 
         known_profiles = set(available_profiles())
         profile = t.get(
@@ -388,12 +390,20 @@ def load(
             )
         ),
         master_fx=_fx(top, "master_fx"),
+        osc_out=_osc_out(top),
         outputs=_parsed(top, "outputs", parse_outputs, ()),
         timecode=_parsed(top, "timecode", parse_timecode, None),
     )
     s.finish()
     top.finish()
     return spec
+
+
+def _osc_out(t: _Table) -> tuple[OscOutSpec, ...]:
+    try:
+        return parse_osc_out(t.get("osc_out", (list, dict), []), t.field("osc_out"))
+    except ValueError as exc:
+        raise SetError(t.path, "", str(exc)) from None
 
 
 def _fx(t: _Table, key: str) -> tuple[FxSpec, ...]:
