@@ -67,6 +67,7 @@ bench: $(STAMP) system
 	$(BIN)/python bench/bench_render.py
 	$(BIN)/python bench/bench_live.py
 	$(BIN)/python bench/bench_effects.py
+	$(BIN)/python bench/bench_outputs.py
 	$(BIN)/python bench/bench_oscquery.py
 
 clean:

@@ -27,6 +27,21 @@ def _positive(text: str) -> float:
     return value
 
 
+def _output(text: str) -> object:
+    from engine.output_spec import parse_output
+
+    try:
+        return parse_output(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+OUT_HELP = (
+    "send the picture to other software too, each at its own size: ndi:NAME, v4l2:DEVICE,"
+    " pipe:PATH, pipe:|COMMAND or shm:NAME, with @WxH; repeatable"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="performance.py", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -46,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the controller map the MIDI file plays through (presets/controllers/NAME)",
     )
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument("--out", type=_output, action="append", default=[], help=OUT_HELP)
 
     from engine import send
 
@@ -78,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     lv.add_argument("--fps", type=_positive, help="target frames per second")
     lv.add_argument("--duration", type=_positive, help="stop after SECONDS")
     lv.add_argument("--record", type=Path, metavar="OUT.mp4", help="capture the output")
+    lv.add_argument("--out", type=_output, action="append", default=[], help=OUT_HELP)
     lv.add_argument(
         "--record-session",
         type=Path,
@@ -143,6 +160,9 @@ def cmd_render(args: argparse.Namespace) -> int:
     if source is None or (args.replay and args.set):
         print("error: render needs a SET or --replay FILE (one of them)", file=sys.stderr)
         return 2
+    if args.replay and args.out:
+        print("error: --out goes with a SET; a replay renders to files only", file=sys.stderr)
+        return 2
     if args.output is None and args.frames is None:
         args.output = Path("out") / f"{source.stem}.mp4"
     common = dict(frames_dir=args.frames, audio=not args.no_audio, progress=not args.quiet)
@@ -160,6 +180,7 @@ def cmd_render(args: argparse.Namespace) -> int:
             duration=args.duration,
             midi=args.midi,
             controller=args.controller,
+            outputs=args.out,
             **common,
         )
     print(result.summary())
@@ -256,6 +277,19 @@ def cmd_live(args: argparse.Namespace) -> int:
     from engine.control import load_controls
 
     live.controls = [load_controls(name, show.params) for name in args.controls]
+    from engine.visuals.outputs import Outputs
+
+    outputs = Outputs([*spec.outputs, *args.out], show.size, show.fps)
+    live.sinks.append(outputs)
+    if spec.timecode is not None:
+        from engine.midi.ports import MidiUnavailable
+        from engine.midi.timecode import TimecodeFollower
+
+        try:
+            live.timecode = TimecodeFollower(spec.timecode)
+            print(f"cues follow MIDI Time Code on {spec.timecode.port!r}", file=sys.stderr)
+        except MidiUnavailable as exc:
+            print(f"notice: {exc}; the cues keep the show's own time", file=sys.stderr)
     if args.midi:
         from engine.midi.ports import MidiUnavailable
         from engine.midi.rig import MidiRig
@@ -298,6 +332,9 @@ def cmd_live(args: argparse.Namespace) -> int:
         for r in receivers:
             r.close()
         live.close()
+        outputs.close()
+        if live.timecode is not None:
+            live.timecode.close()
         if session is not None:
             session.close()
         if recording is not None:

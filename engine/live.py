@@ -29,6 +29,7 @@ from engine.control import ControlMap
 from engine.events import Event, EventQueue
 from engine.midi.clock import TEMPO_SOURCES, Link, TapTempo
 from engine.midi.rig import MidiRig
+from engine.midi.timecode import TimecodeFollower
 from engine.params import ParamSpec
 from engine.reload import Warmer, Watcher
 from engine.render import load_set
@@ -148,6 +149,8 @@ class Live:
         self.errors: deque[LiveError] = deque(maxlen=32)
         self.session = session
         self.sink = sink
+        self.sinks: list[FrameSink] = []  # video outputs (engine.visuals.outputs), beside sink
+        self.timecode: TimecodeFollower | None = None  # MTC steering the cue list
         self.audio_sink = audio_sink
         self.on_frame = on_frame  # a window presents here
         self.show.overlay = Overlay(show.ctx, show.size)  # made now: its first draw compiles
@@ -350,6 +353,8 @@ class Live:
             for event in self.midi.step(self.show, tick.time, self._run_command):
                 if self.session is not None:
                     self.session.event(self.frame_index, event)
+        if self.timecode is not None:
+            self.timecode.steer(self.show)
         self.show.overlay_state = self._overlay_state() if self.overlay_visible else None
         frame = self.show.step(tick)
         mapping = self.show.mapping
@@ -359,6 +364,8 @@ class Live:
         self._mapping_error = err
         if self.sink is not None:
             self.sink.write(frame.image)
+        for sink in self.sinks:
+            sink.write(frame.image)
         if self.audio_sink is not None and frame.audio is not None:
             self.audio_sink(frame.audio)
         if self.on_frame is not None:
@@ -395,6 +402,8 @@ class Live:
     def _overlay_state(self) -> OverlayState:
         s = self.stats
         show = self.show
+        timecode = self.timecode.timecode_at(time.perf_counter()) if self.timecode else None
+        tc = [f"tc {timecode}"] if timecode is not None else []
         return OverlayState(
             fps=s.frames / s.wall if s.wall > 0 else s.fps,
             frame_ms=float(np.mean(s.frame_ms)) if s.frame_ms else 0.0,
@@ -402,7 +411,7 @@ class Live:
             dropped=s.dropped,
             dreamers=[(d.id, d.values["quality"], d.values["weight"]) for d in show.dreamers],
             errors=[str(e) for e in self.errors],
-            status=" | ".join([f"{show.spec.title}  t={show.now:.1f}s", *self.notices]),
+            status=" | ".join([f"{show.spec.title}  t={show.now:.1f}s", *tc, *self.notices]),
             inputs=self.input_report(),
         )
 

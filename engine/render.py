@@ -10,21 +10,29 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import moderngl
+import numpy as np
 from tqdm import tqdm
 
 from engine import commands, sets
 from engine.audio.graph import available_patches
 from engine.clock import Clock, FrameClock
 from engine.mapping import available_mappings
+from engine.output_spec import OutputSpec
 from engine.show import Folders, Show
 from engine.visuals.context import headless_context
+from engine.visuals.outputs import Outputs
 from engine.visuals.shaders import available_layers
 from engine.visuals.sinks import MovieWriter, PngSink
+
+
+class FrameSink(Protocol):
+    def write(self, image: np.ndarray) -> None: ...
 
 
 @dataclass
@@ -76,9 +84,11 @@ def render(
     progress: bool = True,
     midi: Path | None = None,
     controller: str | Path = "korg-nanokontrol2",
+    outputs: Sequence[OutputSpec] = (),
 ) -> RenderResult:
     """Render a set to `output` (MP4, H.264 + AAC) and/or a folder of PNG frames; with
-    `midi`, a recorded controller performance plays through `controller`'s bindings."""
+    `midi`, a recorded controller performance plays through `controller`'s bindings;
+    `outputs` (and the set's own) get every frame too, waiting for their readers."""
     fps = fps or spec.fps
     duration = spec.duration if duration is None else duration
     ctx = headless_context()
@@ -93,16 +103,21 @@ def render(
 
         target = commands.Offline(show)
         before = midi_file_feeder(show, midi, controller, fps, lambda e: commands.run(target, e))
-    return render_show(
-        show,
-        FrameClock(fps),
-        max(1, round(duration * fps)),
-        output,
-        frames_dir=frames_dir,
-        progress=progress,
-        before=before,
-        release=ctx,
-    )
+    outs = Outputs([*spec.outputs, *outputs], show.size, fps, lossless=True)
+    try:
+        return render_show(
+            show,
+            FrameClock(fps),
+            max(1, round(duration * fps)),
+            output,
+            frames_dir=frames_dir,
+            progress=progress,
+            before=before,
+            release=ctx,
+            sinks=[outs],
+        )
+    finally:
+        outs.close()
 
 
 def render_show(
@@ -115,6 +130,7 @@ def render_show(
     progress: bool = True,
     before: Callable[[int], None] | None = None,
     release: moderngl.Context | None = None,
+    sinks: Sequence[FrameSink] = (),
 ) -> RenderResult:
     """Step a show `n_frames` times into the sinks; `before(frame)` runs before each
     step (a replay applies what was recorded there). Closes the show (and `release`)."""
@@ -150,6 +166,8 @@ def render_show(
                     movie.write(frame.image)
                 if pngs is not None:
                     pngs.write(frame.image)
+                for sink in sinks:
+                    sink.write(frame.image)
                 if frame.audio is not None:
                     audio_hash.update(frame.audio.tobytes())
                     result.audio_samples += len(frame.audio)

@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 from engine.fx_spec import FxSpec, parse_fx
 from engine.osc_out_spec import OscOutSpec, parse_osc_out
+from engine.output_spec import OutputSpec, parse_outputs
+from engine.smpte import TimecodeSpec, parse_timecode
 from engine.sources.simulate import STAGES
 
 STAGE_ALIASES = {"R": "REM", "1": "N1", "2": "N2", "3": "N3", "4": "N3", "0": "W"}
@@ -92,6 +94,8 @@ class SetSpec:
     cues: tuple[Cue, ...]
     master_fx: tuple[FxSpec, ...] = ()  # effects over the merged frame
     osc_out: tuple[OscOutSpec, ...] = ()  # features and params sent to other software
+    outputs: tuple[OutputSpec, ...] = ()  # [[outputs]]: the picture to other software
+    timecode: TimecodeSpec | None = None  # [timecode]: the cue list follows it
 
     @property
     def dreamer_count(self) -> int:
@@ -387,6 +391,8 @@ def load(
         ),
         master_fx=_fx(top, "master_fx"),
         osc_out=_osc_out(top),
+        outputs=_parsed(top, "outputs", parse_outputs, ()),
+        timecode=_parsed(top, "timecode", parse_timecode, None),
     )
     s.finish()
     top.finish()
@@ -403,6 +409,16 @@ def _osc_out(t: _Table) -> tuple[OscOutSpec, ...]:
 def _fx(t: _Table, key: str) -> tuple[FxSpec, ...]:
     try:
         return parse_fx(t.get(key, (list, str), []), t.field(key))
+    except ValueError as exc:
+        raise SetError(t.path, "", str(exc)) from None
+
+
+def _parsed(t: _Table, key: str, parse: Callable[[object, str], Any], default: Any) -> Any:
+    t.used.add(key)
+    if key not in t.data:
+        return default
+    try:
+        return parse(t.data[key], key)
     except ValueError as exc:
         raise SetError(t.path, "", str(exc)) from None
 

@@ -90,6 +90,7 @@ class Show:
         self.dreamers = self.cast.dreamers
         self._cues = list(spec.cues)
         self._next_cue = 0
+        self.cue_time: float | None = None  # where a timecode steers the cues; None: show time
         self.resonance = 0.0  # the group's measured breath synchrony, 0..1
         self.mapping = self._mapping(spec.mapping)
         self._group_phase = 0.0
@@ -263,15 +264,26 @@ class Show:
         self.programs.reload(path, fade, self._now, source)
 
     # running
-    def fire_due_cues(self, t: float) -> list[Cue]:
+    def fire_due_cues(self, t: float, fade: float | None = None) -> list[Cue]:
         fired = []
         while self._next_cue < len(self._cues) and self._cues[self._next_cue].time <= t:
             cue = self._cues[self._next_cue]
             for pattern, value in cue.changes.items():
-                self.params.set(pattern, value, cue.fade)
+                self.params.set(pattern, value, cue.fade if fade is None else fade)
             fired.append(cue)
             self._next_cue += 1
         return fired
+
+    def seek_cues(self, t: float) -> list[Cue]:
+        """A jump of the cue time (a timecode locate): the cues passed over apply at once,
+        and going back the set's values return first, so the show is as the timeline has
+        it there. The next cue to fire is the first after `t`."""
+        if self._next_cue and self._cues[self._next_cue - 1].time > t:
+            touched = {p for c in self._cues for pat in c.changes for p in self.params.match(pat)}
+            self.params.reset(touched)
+            self._apply_values(self.spec)
+            self._next_cue = 0
+        return self.fire_due_cues(t, fade=0.0)
 
     def go(self, name: str | None = None) -> Cue:
         """Fire a cue now, out of time (a GO button): the next pending one, or by name."""
@@ -301,7 +313,7 @@ class Show:
     def step(self, tick: Tick) -> Frame:
         t, dt = tick.time, tick.dt
         self._now = t
-        self.fire_due_cues(t)
+        self.fire_due_cues(t if self.cue_time is None else self.cue_time)
         if self.mapping is not None:
             self.mapping.run(self._rig(tick))
         self.params.update(dt)
