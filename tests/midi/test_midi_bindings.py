@@ -7,13 +7,10 @@ from pathlib import Path
 
 import mido
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from engine.midi.binding_files import load_bindings
 from engine.midi.bindings import Binding, BindingMap, pitch_unit
 from engine.midi.learn import Learner
-from engine.midi.stream import MidiParser
 from engine.params import ParamSpace, ParamSpec
 from engine.sets import SetError
 
@@ -295,92 +292,6 @@ def test_load_errors_name_file_and_field(tmp_path: Path, extra: str, where: str)
 
 
 # the byte-stream parser
-def test_parser_running_status_and_clock_inside_messages():
-    p = MidiParser()
-    data = bytes([0x90, 60, 0xF8, 100, 62, 0xFA, 90, 64, 0, 0xB1, 7, 127, 0xF8, 10, 20])
-    out = p.feed(data)
-    assert [m.bytes() for m in out] == [
-        [0xF8],
-        [0x90, 60, 100],
-        [0xFA],
-        [0x90, 62, 90],
-        [0x90, 64, 0],
-        [0xB1, 7, 127],
-        [0xF8],
-        [0xB1, 10, 20],
-    ]
-    assert p.counts == {"running status": 3}
-    assert (p.used, p.dropped, p.pending) == (len(data), 0, 0)
-
-
-def test_parser_sysex_stray_and_garbage():
-    p = MidiParser()
-    parts = [
-        [5, 6],  # data with no status: stray
-        [0xF7],  # stray sysex end
-        [0xF0, 0x7E, 0xF8, 0x7F, 0xF7],  # sysex with a clock inside
-        [7],  # running status was cancelled by the sysex: stray
-        [0xF0, 1, 2, 0x80, 60, 0],  # unterminated sysex cut by a note off
-        [0x90, 61],  # cut by an undefined status
-        [0xF4, 0xF9, 0xC0, 5, 6],  # program change, then running status
-        [0xF2, 1, 2, 3],  # song position, then a stray (system common ends running status)
-        [0xE0, 0],  # truncated: pending
-    ]
-    data = bytes(b for part in parts for b in part)
-    out = p.feed(data)
-    assert [m.bytes() for m in out] == [
-        [0xF8],
-        [0xF0, 0x7E, 0x7F, 0xF7],
-        [0x80, 60, 0],
-        [0xC0, 5],
-        [0xC0, 6],
-        [0xF2, 1, 2],
-    ]
-    assert p.counts == {
-        "stray data byte": 4,
-        "stray sysex end": 1,
-        "sysex": 1,
-        "interrupted message": 2,
-        "undefined status": 2,
-        "running status": 1,
-    }
-    assert p.pending == 2 and p.dropped == 4 + 1 + 3 + 2 + 2
-    assert p.used + p.dropped + p.pending == len(data)
-    # the truncated bend completes in the next feed; 0x20 starts another by running status
-    assert [m.bytes() for m in p.feed(bytes([0x40, 0x20]))] == [[0xE0, 0, 0x40]]
-    assert p.pending == 1
-
-
-def test_parser_byte_at_a_time_matches_whole():
-    data = bytes([0x90, 60, 0xF8, 100, 62, 90, 0xF0, 1, 0xFE, 2, 0xF7, 0xE3, 0, 0x40])
-    whole = [m.bytes() for m in MidiParser().feed(data)]
-    p = MidiParser()
-    parts = [m.bytes() for b in data for m in p.feed(bytes([b]))]
-    assert parts == whole and len(whole) == 6
-
-
-@settings(max_examples=400, deadline=None)
-@given(st.binary(max_size=300), st.lists(st.integers(1, 40), max_size=20))
-def test_parser_random_bytes_never_raise_and_every_byte_is_accounted_for(
-    data: bytes, cuts: list[int]
-):
-    """Every byte fed is used (in an emitted message), dropped (counted under a reason)
-    or pending (an unfinished message): used + dropped + pending == bytes fed. The used
-    bytes are exactly the emitted messages' bytes less the status bytes that running
-    status filled in. Feeding in arbitrary chunks gives the same messages."""
-    p = MidiParser()
-    out = p.feed(data)
-    assert p.used + p.dropped + p.pending == len(data)
-    assert sum(len(m.bytes()) for m in out) == p.used + p.counts["running status"]
-    chunked, pos = MidiParser(), 0
-    got = []
-    for n in [*cuts, len(data)]:
-        got += chunked.feed(data[pos : pos + n])
-        pos += n
-    assert [m.bytes() for m in got] == [m.bytes() for m in out] and chunked.counts == p.counts
-
-
-# learn
 def test_learn_save_reload(tmp_path: Path):
     ps = space()
     f = tmp_path / "learned.toml"
