@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 APT_PACKAGES := libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 xvfb liblo-tools
 # installed without their recommends (jackd2's: qjackctl and a desktop's worth of Qt;
 # libasound2-plugins': PulseAudio)
-APT_BARE := jackd2 libasound2-plugins
+APT_BARE := jackd2 libasound2-plugins libportaudio2
 SET ?= presets/sets/demo.toml
 OUT ?= out/demo.mp4
 

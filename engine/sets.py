@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from engine.fx_spec import FxSpec, parse_fx
+from engine.listen_spec import AudioInSpec, AudioInSpecError, parse_audio_in
 from engine.sources.simulate import STAGES
 
 STAGE_ALIASES = {"R": "REM", "1": "N1", "2": "N2", "3": "N3", "4": "N3", "0": "W"}
@@ -90,6 +91,7 @@ class SetSpec:
     values: Mapping[str, object]  # initial param values by path (from [merge], [master], [group])
     cues: tuple[Cue, ...]
     master_fx: tuple[FxSpec, ...] = ()  # effects over the merged frame
+    audio_in: AudioInSpec | None = None  # what the rig listens to ([audio_in]), if anything
 
     @property
     def dreamer_count(self) -> int:
@@ -384,6 +386,7 @@ def load(
             )
         ),
         master_fx=_fx(top, "master_fx"),
+        audio_in=_audio_in(top),
     )
     s.finish()
     top.finish()
@@ -395,6 +398,13 @@ def _fx(t: _Table, key: str) -> tuple[FxSpec, ...]:
         return parse_fx(t.get(key, (list, str), []), t.field(key))
     except ValueError as exc:
         raise SetError(t.path, "", str(exc)) from None
+
+
+def _audio_in(t: _Table) -> AudioInSpec | None:
+    try:
+        return parse_audio_in(t.get("audio_in", dict, None), t.path.resolve().parent)
+    except AudioInSpecError as exc:
+        raise SetError(t.path, exc.where, exc.message) from None
 
 
 def _known_mapping(mappings: set[str] | None) -> Callable[[str], str | None]:

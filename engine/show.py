@@ -20,6 +20,7 @@ import numpy as np
 
 from engine.audio.controls import ENGINE_DRIVEN, MASTER_DRIVEN, control_specs, own_controls
 from engine.audio.engine import AudioEngine, AudioError, PatchError, load_patch
+from engine.audio.listen import Listener
 from engine.audio.remote import RemoteAudio
 from engine.cast import PREROLL, Cast
 from engine.clock import Tick
@@ -92,6 +93,7 @@ class Show:
         self.params = ParamSpace()
         for p in (*MERGE_PARAMS, *MASTER_PARAMS, *GROUP_PARAMS, *TEMPO_PARAMS):
             self.params.register(p)
+        self.listen = Listener.of(spec.audio_in, self.params, sr=spec.sample_rate, fps=self.fps)
         self.cast = Cast(spec, self.params, listen=listen, recorded=recorded)
         self.dreamers = self.cast.dreamers
         self._cues = list(spec.cues)
@@ -411,6 +413,8 @@ class Show:
     def step(self, tick: Tick) -> Frame:
         t, dt = tick.time, tick.dt
         self._now = t
+        heard = self.listen.step(tick) if self.listen is not None else None
+        self._last_mono = self._last_mono if heard is None else heard  # layers hear the input
         self.fire_due_cues(t)
         if self.mapping is not None:
             self.mapping.run(self._rig(tick))
@@ -463,7 +467,9 @@ class Show:
         rows = np.zeros((n, len(FIELD_NAMES)), np.float32)
         signals = np.zeros((n * 3, self.layers.signals.width), np.float32)
         bpm, phase = self.params.get("/tempo/bpm"), self.params.get("/tempo/beat")
+        audio_fields = self.listen.fields() if self.listen is not None else {}
         for d, w in zip(self.dreamers, weights, strict=True):
+            d.values.update(audio_fields)
             d.values["weight"] = float(w)
             d.values["bpm"], d.values["tempo_phase"] = bpm, phase
             rows[d.layer] = [d.values[f] for f in FIELD_NAMES]
@@ -553,11 +559,15 @@ class Show:
         if not isinstance(self.audio, AudioEngine) or self.audio.mode != "manual":
             return None  # a sound device plays it; nothing comes back per frame
         block = self.audio.process_frame()
+        if self.listen is not None:  # the input's sound mixed in (or instead), as the set says
+            block = self.listen.mix(block)
         self._last_mono = block.mean(axis=1)  # what audio-reactive layers hear next frame
         return block
 
     def close(self) -> None:
         self.cast.close()
+        if self.listen is not None:
+            self.listen.close()
         if self.audio is not None:
             self.audio.close()
             self.audio = None
