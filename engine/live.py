@@ -151,6 +151,8 @@ class Live:
         self.show.overlay = Overlay(show.ctx, show.size)  # made now: its first draw compiles
         self.overlay_visible = overlay
         self.notices: list[str] = [show.audio_notice] if show.audio_notice else []
+        if show.listen is not None and show.listen.notice:
+            self.notices.append(show.listen.notice)
         folders = show.folders
         self.watched = [folders.shaders, folders.patches, folders.mappings]
         self.watched.append(show.spec.path.resolve().parent)

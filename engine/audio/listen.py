@@ -200,6 +200,7 @@ class PortAudioInput:
         try:
             info = sounddevice.query_devices(device, "input")
             self.sr = int(info["default_samplerate"])
+            self.name = str(info["name"])
             self._queue = _Queue(int(QUEUE_SECONDS * self.sr))
             self.stream = sounddevice.InputStream(
                 device=device, channels=1, samplerate=self.sr, callback=callback, dtype="float32"
@@ -253,6 +254,18 @@ class Listener:
     ) -> Listener | None:
         """A listener for a set's `[audio_in]`; None for a set without one."""
         return None if spec is None else cls(spec, params, sr=sr, fps=fps)
+
+    @property
+    def source(self) -> str:
+        """What it listens to, in words."""
+        found = self.input
+        if isinstance(found, FileInput):
+            return f"{found.path.name} ({found.seconds:.1f} s, mix: {self.spec.mix})"
+        if isinstance(found, JackInput):
+            return f"jack {found.port.name} at {found.sr} Hz"
+        if isinstance(found, PortAudioInput):
+            return f"portaudio {found.name} at {found.sr} Hz"
+        return "nothing"
 
     @property
     def file(self) -> FileInput | None:
