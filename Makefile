@@ -66,6 +66,7 @@ bench: $(STAMP) system
 	$(BIN)/python bench/bench_render.py
 	$(BIN)/python bench/bench_live.py
 	$(BIN)/python bench/bench_effects.py
+	$(BIN)/python bench/bench_audio_in.py
 
 clean:
 	rm -rf out .pytest_cache .mypy_cache .ruff_cache

@@ -164,6 +164,12 @@ class JackInput:
         def process(frames: int) -> None:
             self._queue.put(self.port.get_array() * g)  # a copy: JACK reuses its buffer
 
+        self.xruns = 0  # periods JACK missed (the graph ran late): sound lost
+
+        @self.client.set_xrun_callback
+        def xrun(delay: float) -> None:
+            self.xruns += 1
+
         self.client.activate()
         if connect:
             try:
