@@ -239,3 +239,42 @@ def test_the_shipped_listen_set_pulses_and_keeps_the_demo_deaf(gl):
     assert spec.audio_in is not None and spec.audio_in.file is not None
     assert spec.audio_in.file.stat().st_size < 1_000_000
     assert load_set(SET_DIR / "demo.toml").audio_in is None
+
+
+def test_rig_layers_read_the_audio_fields(tmp_path, gl, kicks):
+    """A rig-dialect layer gets `audio_bass` and `audio_onset` as globals: red with the
+    bass, green on onsets, and nothing in a set without [audio_in]."""
+    from engine import sets
+    from engine.folders import Folders
+
+    folders = Folders(shaders=tmp_path / "shaders")
+    folders.shaders.mkdir()
+    (folders.shaders / "bassy.glsl").write_text(
+        "vec4 layer(vec2 uv) { return vec4(audio_bass, audio_onset, 0.0, 1.0); }\n"
+    )
+
+    def run(name: str, audio_in: str) -> np.ndarray:
+        path = tmp_path / f"{name}.toml"
+        path.write_text(SET.format(duration=2.0, mapping="", audio_in=audio_in, shader="bassy"))
+        spec = sets.load(path, shaders={"bassy"}, patches={"drone"})
+        show = Show(spec, gl, folders=folders, audio=False)
+        return np.array([f.image.reshape(-1, 3).mean(axis=0) for f in steps(show, 2 * FPS)])
+
+    heard = run("heard", '[audio_in]\nfile = "kicks.wav"\n')
+    deaf = run("deaf", "")
+    assert deaf[:, :2].max() == 0
+    red, green = heard[:, 0], heard[:, 1]
+    assert red[:15].max() == 0 and red[15] > 150, "dark until the first kick at 0.5 s"
+    lit = np.flatnonzero(green > 100)
+    assert len(lit) >= 6 and 15 <= lit[0] <= 16, lit  # kicks and hats, from the first kick
+
+
+def test_shadertoy_layers_hear_the_input_on_their_audio_channel(tmp_path, gl, kicks):
+    """dream_tunnel reads iChannel0 (audio): over the kicks it throbs; over silence not."""
+    soundfile.write(tmp_path / "quiet.wav", np.zeros(SR * 2, np.float32), SR)
+    spec = write(tmp_path, "a", shader="dream_tunnel", file="kicks.wav", duration=1.0)
+    loud = steps(Show(spec, gl, audio=False), 20)
+    spec = write(tmp_path, "b", shader="dream_tunnel", file="quiet.wav", duration=1.0)
+    quiet = steps(Show(spec, gl, audio=False), 20)
+    same = [np.array_equal(a.image, b.image) for a, b in zip(loud, quiet, strict=True)]
+    assert all(same[:15]) and not any(same[15:18]), same
