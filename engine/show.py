@@ -34,6 +34,7 @@ from engine.sets import Cue, SetError, SetSpec
 from engine.sources.network import Inputs
 from engine.sources.replayed import RecordedInputs
 from engine.sources.simulate import SimulatedDreamer
+from engine.tempo import Tempo
 from engine.visuals.dialects import LayerProgram, date_of, detect, load_layer
 from engine.visuals.effects import EffectError
 from engine.visuals.effects import Frame as FxFrame
@@ -93,6 +94,7 @@ class Show:
         self.params = ParamSpace()
         for p in (*MERGE_PARAMS, *MASTER_PARAMS, *GROUP_PARAMS, *TEMPO_PARAMS):
             self.params.register(p)
+        self.tempo = Tempo(self.params)  # the one writer of /tempo/bpm and /tempo/beat
         self.listen = Listener.of(spec.audio_in, self.params, sr=spec.sample_rate, fps=self.fps)
         self.cast = Cast(spec, self.params, listen=listen, recorded=recorded)
         self.dreamers = self.cast.dreamers
@@ -423,10 +425,7 @@ class Show:
         if self.inputs is not None:
             self.inputs.drain(t + PREROLL)
 
-        # the beat: the show's own tempo unless a clock, Link or taps drive /tempo/*
-        if get("/tempo/source") == 0:
-            beat = (get("/tempo/beat") + get("/tempo/bpm") / 60.0 * dt) % 1.0
-            self.params.set("/tempo/beat", beat, jump=True)
+        self.tempo.advance(dt, self.listen.heard if self.listen is not None else None)
         # the group's breath: a shared oscillator the simulated dreamers can be pulled toward
         self._group_phase += 2 * math.pi * get("/group/breath_rate") / 60.0 * dt
         entrain = get("/group/entrain")

@@ -286,15 +286,7 @@ class Listener:
         self.heard = self.analysis.feed(mono)
         for path, value in self.heard.values().items():
             self.params.publish(path, value)
-        if self._follows_tempo() and self.heard.bpm:
-            self.params.set("/tempo/bpm", self.heard.bpm, jump=True)
-            self.params.set("/tempo/beat", self.heard.phase, jump=True)
         return mono
-
-    def _follows_tempo(self) -> bool:
-        """Is the music's beat the show's tempo (`/tempo/source` is "audio")?"""
-        source = self.params.spec("/tempo/source")
-        return source.label(self.params.get("/tempo/source")) == "audio"
 
     def mix(self, block: np.ndarray) -> np.ndarray:
         """The rig's output block with the file's sound in it, as the set asks."""
