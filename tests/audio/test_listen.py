@@ -278,3 +278,41 @@ def test_shadertoy_layers_hear_the_input_on_their_audio_channel(tmp_path, gl, ki
     quiet = steps(Show(spec, gl, audio=False), 20)
     same = [np.array_equal(a.image, b.image) for a, b in zip(loud, quiet, strict=True)]
     assert all(same[:15]) and not any(same[15:18]), same
+
+
+def test_live_audio_in_a_file_follows_the_wall_clock(tmp_path):
+    """`live --audio-in FILE` (rehearsal): the console reads the music's tempo."""
+    import time
+
+    from conftest import LIVE, ROOT, headless_env
+
+    cmd = [*LIVE, "--size", "64x36", "--duration", "9", "--no-watch", "--audio", "off"]
+    live = subprocess.Popen(
+        [*cmd, "--audio-in", str(SHIPPED), "--repl"],
+        cwd=ROOT, env=headless_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(7.0)
+        assert live.stdin is not None
+        live.stdin.write("get /audio/in/bpm\n")
+        live.stdin.flush()
+        out, err = live.communicate(timeout=60)
+    finally:
+        if live.poll() is None:
+            live.kill()
+    assert live.returncode == 0, err[-2000:]
+    assert "audio in: kick_hat_120.flac (8.0 s, mix: none)" in err, err[-2000:]
+    got = dict(line.split(" = ", 1) for line in out.splitlines() if " = " in line)
+    assert float(got["/audio/in/bpm"].split()[0]) == pytest.approx(120.0, abs=1.0), out
+
+
+def test_live_audio_in_neither_device_nor_file_is_one_line_and_exit_2():
+    from conftest import LIVE, ROOT, headless_env
+
+    cmd = [*LIVE, "--headless", "--duration", "1", "--audio-in", "nothere.wav"]
+    proc = subprocess.run(cmd, cwd=ROOT, env=headless_env(), capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "error: --audio-in: 'nothere.wav' is neither a device (default, jack, jack:PORT) nor a file"
+    ]
