@@ -45,12 +45,12 @@ SPECTRUM_RANGE = (30.0, 16000.0)  # Hz, split into N log-spaced bands
 def audio_in_params(bands: int) -> tuple[ParamSpec, ...]:
     """/audio/in/*: read-only outputs the show publishes every frame."""
     p = "/audio/in"
-    db = "0..1 = -60..0 dBFS"
+    db = "0..1 for -60..0 dBFS"
     specs = [
         ParamSpec(f"{p}/rms", 0.0, unit="FS", doc="RMS level of the frame", access="r"),
         ParamSpec(f"{p}/peak", 0.0, unit="FS", doc="peak level of the frame", access="r"),
         *(
-            ParamSpec(f"{p}/{name}", 0.0, unit=db, doc=f"{lo:g}-{hi:g} Hz: {what}", access="r")
+            ParamSpec(f"{p}/{name}", 0.0, doc=f"{lo:g}-{hi:g} Hz ({what}), {db}", access="r")
             for name, lo, hi, what in BANDS
         ),
         ParamSpec(f"{p}/onset", 0.0, kind="bool", doc="1 on a frame with an onset", access="r"),
@@ -62,8 +62,8 @@ def audio_in_params(bands: int) -> tuple[ParamSpec, ...]:
     edges = spectrum_edges(bands)
     for k in range(bands):
         lo, hi = edges[k], edges[k + 1]
-        doc = f"band {k + 1} of {bands}: {lo:.0f}-{hi:.0f} Hz"
-        specs.append(ParamSpec(f"{p}/spectrum/{k + 1}", 0.0, unit=db, doc=doc, access="r"))
+        doc = f"band {k + 1} of {bands}: {lo:.0f}-{hi:.0f} Hz, {db}"
+        specs.append(ParamSpec(f"{p}/spectrum/{k + 1}", 0.0, doc=doc, access="r"))
     return tuple(specs)
 
 
