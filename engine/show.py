@@ -95,7 +95,9 @@ class Show:
         for p in (*MERGE_PARAMS, *MASTER_PARAMS, *GROUP_PARAMS, *TEMPO_PARAMS):
             self.params.register(p)
         self.tempo = Tempo(self.params)  # the one writer of /tempo/bpm and /tempo/beat
-        self.listen = Listener.of(spec.audio_in, self.params, sr=spec.sample_rate, fps=self.fps)
+        self.listen = Listener.of(
+            spec.audio_in, self.params, sr=spec.sample_rate, fps=self.fps, recorded=recorded
+        )
         self.cast = Cast(spec, self.params, listen=listen, recorded=recorded)
         self.dreamers = self.cast.dreamers
         self._cues = list(spec.cues)
@@ -198,11 +200,13 @@ class Show:
         return AudioEngine(mode="manual", **options)
 
     def tap_reads(self, tap: Callable[[int, int, dict[str, np.ndarray]], None]) -> None:
-        """Hand every read of a live stream (LSL, BrainFlow) to `tap` (see Cast)."""
+        """Hand every read of a live stream (LSL, BrainFlow, the audio input) to `tap`."""
         self.cast.tap_reads(tap)
+        if self.listen is not None:
+            self.listen.tap_reads(tap)
 
     def readers(self) -> dict[int, dict[str, object]]:
-        return self.cast.readers()
+        return {**self.cast.readers(), **(self.listen.reader() if self.listen else {})}
 
     @property
     def inputs(self) -> Inputs | None:

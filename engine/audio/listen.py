@@ -21,6 +21,8 @@ import collections
 import logging
 import subprocess
 import threading
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,10 +32,13 @@ from engine.audio.analysis import Analysis, Heard, audio_in_params
 from engine.clock import Tick
 from engine.listen_spec import AudioInSpec
 from engine.params import ParamSpace
+from engine.sources.replayed import RecordedInputs
 
 log = logging.getLogger(__name__)
 QUEUE_SECONDS = 2.0  # a live input keeps at most this much unread sound
 CLIENT = "oneiric-in"
+READER = -1  # the audio input's reader index in a session log (dreamers count from 0)
+Tap = Callable[[int, int, dict[str, np.ndarray]], None]
 
 
 class ListenError(RuntimeError):
@@ -223,6 +228,23 @@ class PortAudioInput:
         self.stream.close()
 
 
+class RecordedInput:
+    """A live input as a session log kept it: read n gives what live read n heard."""
+
+    def __init__(self, sr: int, readings: Mapping[int, Mapping[str, np.ndarray]]) -> None:
+        self.sr = sr
+        self._readings = readings
+        self._n = 0
+
+    def read(self, until: float) -> np.ndarray:
+        got = self._readings.get(self._n, {}).get("mono", ())
+        self._n += 1
+        return np.asarray(got, np.float32)
+
+    def close(self) -> None:
+        """Nothing to let go of."""
+
+
 def open_input(spec: AudioInSpec, sr: int) -> AudioInput:
     if spec.file is not None:
         return FileInput(spec.file, sr, gain=spec.gain, loop=spec.loop)
@@ -234,16 +256,27 @@ def open_input(spec: AudioInSpec, sr: int) -> AudioInput:
 class Listener:
     """An input, its analysis, and the `/audio/in/*` params, stepped once a frame."""
 
-    def __init__(self, spec: AudioInSpec, params: ParamSpace, *, sr: int, fps: float) -> None:
+    def __init__(
+        self,
+        spec: AudioInSpec,
+        params: ParamSpace,
+        *,
+        sr: int,
+        fps: float,
+        recorded: RecordedInput | None = None,
+    ) -> None:
         self.spec = spec
         self.params = params
         self.fps = fps
         for p in audio_in_params(spec.bands):  # there even when the device is not
             params.register(p)
-        self.input: AudioInput | None = None
+        self.input: AudioInput | None = recorded
         self.notice = ""
+        self._tap: Callable[[int, np.ndarray], None] | None = None
+        self._reads = 0
         try:
-            self.input = open_input(spec, sr)
+            if recorded is None:
+                self.input = open_input(spec, sr)
         except ListenError as exc:
             if spec.file is not None:
                 raise  # a set's file is checked at load; one that will not decode is fatal
@@ -256,10 +289,53 @@ class Listener:
 
     @classmethod
     def of(
-        cls, spec: AudioInSpec | None, params: ParamSpace, *, sr: int, fps: float
+        cls,
+        spec: AudioInSpec | None,
+        params: ParamSpace,
+        *,
+        sr: int,
+        fps: float,
+        recorded: RecordedInputs | None = None,
     ) -> Listener | None:
-        """A listener for a set's `[audio_in]`; None for a set without one."""
+        """A listener for a set's `[audio_in]`; None for a set without one. In a replay
+        (`recorded`), what the session log kept: a live device's reads come back as
+        they were heard, a file (read by the clock, the same again) is opened again."""
+        if recorded is not None and READER in recorded.readers:
+            setup = recorded.readers[READER]
+            spec = _spec_of(setup)
+            if spec.live:
+                rate = setup.get("sr")
+                rate = int(rate) if isinstance(rate, (int, float)) and rate > 0 else sr
+                got = RecordedInput(rate, recorded.readings.get(READER, {}))
+                return cls(spec, params, sr=sr, fps=fps, recorded=got)
+        elif recorded is not None and spec is not None and spec.live:
+            spec = replace(spec, device="")  # a session without the device's reads
+            listener = cls(spec, params, sr=sr, fps=fps, recorded=RecordedInput(sr, {}))
+            listener.notice = "audio in: the session log has no reads of the device"
+            return listener
         return None if spec is None else cls(spec, params, sr=sr, fps=fps)
+
+    def reader(self) -> dict[int, dict[str, object]]:
+        """How it was set up, for a session log (files by their full path)."""
+        spec, found = self.spec, self.input
+        setup: dict[str, object] = {
+            "audio_in": {
+                "file": str(spec.file.resolve()) if spec.file else "",
+                "device": spec.device,
+                "mix": spec.mix,
+                "gain": spec.gain,
+                "bands": spec.bands,
+                "tempo": spec.tempo,
+                "loop": spec.loop,
+            },
+            "sr": found.sr if found is not None else 0,
+        }
+        return {READER: setup}
+
+    def tap_reads(self, tap: Tap) -> None:
+        """Hand every read of a live device to `tap` (a session log keeps them)."""
+        if self.spec.live:
+            self._tap = lambda n, mono: tap(READER, n, {"mono": mono})
 
     @property
     def source(self) -> str:
@@ -283,6 +359,9 @@ class Listener:
         if self.input is None:
             return None
         mono = self.input.read(tick.time + 1.0 / self.fps)
+        if self._tap is not None:
+            self._tap(self._reads, mono)
+        self._reads += 1
         self.heard = self.analysis.feed(mono)
         for path, value in self.heard.values().items():
             self.params.publish(path, value)
@@ -318,3 +397,20 @@ class Listener:
 
 
 AUDIO_FIELDS = ("audio_rms", "audio_bass", "audio_mid", "audio_high", "audio_onset")
+
+
+def _spec_of(setup: Mapping[str, object]) -> AudioInSpec:
+    """The AudioInSpec a session log's reader line describes."""
+    raw = setup.get("audio_in")
+    if not isinstance(raw, dict):
+        raise ListenError(f"the session's audio input is not described: {setup!r}")
+    file = str(raw.get("file", ""))
+    return AudioInSpec(
+        file=Path(file) if file else None,
+        device=str(raw.get("device", "")),
+        mix=raw.get("mix", "none"),
+        gain=float(raw.get("gain", 1.0)),
+        bands=int(raw.get("bands", 16)),
+        tempo=bool(raw.get("tempo", False)),
+        loop=bool(raw.get("loop", False)),
+    )

@@ -169,3 +169,59 @@ def test_live_audio_in_default_hears_portaudios_input_device(jack, tmp_path):
     got = dict(line.split(" = ", 1) for line in out.splitlines() if " = " in line)
     assert float(got["/audio/in/bpm"].split()[0]) == pytest.approx(132.0, abs=1.0), out
     assert got["/tempo/source"] == "internal", "the music's tempo is the show's only if asked"
+
+
+def test_a_show_that_heard_jack_live_replays_to_the_frames_it_showed(jack, track, gl, tmp_path):
+    """The session log keeps every read of the device: `render --replay` hears what the
+    live show heard, frame for frame (a layer on the audio fields, and spectrum_bloom on
+    audioFFT), though nothing plays into the port any more."""
+    import hashlib
+
+    from engine import record
+    from engine.live import Live
+    from engine.render import load_set
+    from engine.replay import replay
+    from engine.show import Show
+
+    path, _, _ = track
+    text = """
+[set]
+duration = 60.0
+fps = 30
+size = [96, 54]
+seed = 3
+mapping = "listen"
+[audio_in]
+device = "jack"
+[[dreamers]]
+count = 2
+stages = [[0, "W"]]
+shader = ["tide", "spectrum_bloom"]
+patch = "drone"
+"""
+    set_path = tmp_path / "night.toml"
+    set_path.write_text(text)
+    show = Show(load_set(set_path), gl, audio=False)
+    log_path = tmp_path / "night.oneiric"
+    writer = record.SessionWriter(
+        log_path, set_path=set_path, set_text=text, seed=3, fps=30, size=(96, 54)
+    )
+    live = Live(show, clock=RealtimeClock(FPS), session=writer, watch=False)
+    hashes, bass = [], []
+    try:
+        player = play(path, f"{CLIENT}:input_1")
+        while player.poll() is None and len(hashes) < 600:
+            frame = live.step()
+            hashes.append(hashlib.blake2b(frame.image.data, digest_size=16).hexdigest())
+            bass.append(show.params.get("/audio/in/bass"))
+            time.sleep(1.0 / FPS)
+    finally:
+        live.close()
+        writer.close()
+        show.close()
+    assert max(bass) > 0.8 and len(set(hashes)) > 50, "the kicks drove the frames"
+    session = record.load(log_path)
+    assert session.input_setup["readers"][-1]["audio_in"]["device"] == "jack"
+    assert len(session.readings[-1]) == len(hashes)
+    result = replay(log_path, None, audio=False, progress=False)
+    assert result.frame_hashes == hashes
