@@ -316,3 +316,21 @@ def test_live_audio_in_neither_device_nor_file_is_one_line_and_exit_2():
     assert proc.stderr.strip().splitlines() == [
         "error: --audio-in: 'nothere.wav' is neither a device (default, jack, jack:PORT) nor a file"
     ]
+
+
+def test_a_rendered_movie_carries_the_files_sound(tmp_path, kicks):
+    """Through the real encoder: with mix = "replace" the MP4's soundtrack (AAC) is the
+    file's kicks, where they are in the file."""
+    from conftest import probe
+
+    path, times = kicks
+    out = tmp_path / "night.mp4"
+    render(write(tmp_path, file="kicks.wav", mix="replace"), out, progress=False)
+    frames, _, _, sound = probe(out)
+    assert frames == 2 * FPS
+    x = soundfile.read(path, dtype="float32")[0][: 2 * SR]
+    n = min(len(x), len(sound))
+    env = [np.abs(a[: n // 480 * 480]).reshape(-1, 480).max(axis=1) for a in (x, sound[:n, 0])]
+    assert np.corrcoef(env[0], env[1])[0, 1] > 0.95
+    loud = np.flatnonzero(env[1] > 0.3) * 480 / SR
+    assert abs(loud[0] - times[0]) < 0.03, "the first kick where the file has it"
