@@ -281,19 +281,22 @@ def test_shadertoy_layers_hear_the_input_on_their_audio_channel(tmp_path, gl, ki
 
 
 def test_live_audio_in_a_file_follows_the_wall_clock(tmp_path):
-    """`live --audio-in FILE` (rehearsal): the console reads the music's tempo."""
+    """`live --audio-in FILE` (rehearsal): the console reads the music's tempo (132 BPM,
+    not the param's default 120)."""
     import time
 
     from conftest import LIVE, ROOT, headless_env
 
-    cmd = [*LIVE, "--size", "64x36", "--duration", "9", "--no-watch", "--audio", "off"]
+    music = tmp_path / "rehearsal.wav"
+    soundfile.write(music, kick_hat_track(10.0, 132.0)[0], SR)
+    cmd = [*LIVE, "--size", "64x36", "--duration", "11", "--no-watch", "--audio", "off"]
     live = subprocess.Popen(
-        [*cmd, "--audio-in", str(SHIPPED), "--repl"],
+        [*cmd, "--audio-in", str(music), "--repl"],
         cwd=ROOT, env=headless_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        time.sleep(7.0)
+        time.sleep(8.0)
         assert live.stdin is not None
         live.stdin.write("get /audio/in/bpm\n")
         live.stdin.flush()
@@ -302,9 +305,9 @@ def test_live_audio_in_a_file_follows_the_wall_clock(tmp_path):
         if live.poll() is None:
             live.kill()
     assert live.returncode == 0, err[-2000:]
-    assert "audio in: kick_hat_120.flac (8.0 s, mix: none)" in err, err[-2000:]
+    assert "audio in: rehearsal.wav (10.0 s, mix: none)" in err, err[-2000:]
     got = dict(line.split(" = ", 1) for line in out.splitlines() if " = " in line)
-    assert float(got["/audio/in/bpm"].split()[0]) == pytest.approx(120.0, abs=1.0), out
+    assert float(got["/audio/in/bpm"].split()[0]) == pytest.approx(132.0, abs=1.0), out
 
 
 def test_live_audio_in_neither_device_nor_file_is_one_line_and_exit_2():
