@@ -154,8 +154,10 @@ class JackInput:
     """An input port in the JACK graph; `connect` names a port to take sound from."""
 
     def __init__(self, connect: str = "", *, gain: float = 1.0, name: str = CLIENT) -> None:
-        import jack
-
+        try:
+            import jack
+        except OSError as exc:  # JACK-Client is there, libjack is not
+            raise ListenError(f"JACK is missing ({exc})") from None
         try:
             self.client = jack.Client(name, no_start_server=True)
         except jack.JackError as exc:
