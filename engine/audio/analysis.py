@@ -23,7 +23,7 @@ import numpy as np
 
 from engine.params import ParamSpec
 
-HOP = 512  # samples per aubio step (10.7 ms at 48 kHz)
+HOP = 256  # samples per aubio step (5.3 ms at 48 kHz)
 WINDOW = 2048  # samples for the FFT bands and aubio's analysis window
 FLOOR_DB = -60.0  # a band at or below this reads 0
 # aubio drops an onset when the hop it is reported in (two hops after the attack) is
