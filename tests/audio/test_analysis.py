@@ -8,7 +8,7 @@ import pytest
 from sounds import SR, attack, click_track, kick_hat_track, place, recording
 
 from engine.audio.analysis import BANDS, Analysis, audio_in_params, spectrum_edges
-from engine.audio.listen import decode
+from engine.audio.inputs import decode
 
 FPS = 30
 BLOCK = SR // FPS

@@ -209,7 +209,7 @@ def test_files_decode_whatever_their_format_and_rate(tmp_path):
     each decoded to stereo at the show's rate."""
     from imageio_ffmpeg import get_ffmpeg_exe
 
-    from engine.audio.listen import decode
+    from engine.audio.inputs import decode
 
     x, _ = click_track(120.0, 2.0)
     wav = tmp_path / "c.wav"

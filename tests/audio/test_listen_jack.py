@@ -18,7 +18,8 @@ from conftest import LIVE, ROOT, headless_env
 from sounds import SR, kick_hat_track
 from test_jack import ALSA_JACK, JACKD, jack_ports
 
-from engine.audio.listen import CLIENT, Listener
+from engine.audio.inputs import CLIENT
+from engine.audio.listen import Listener
 from engine.clock import RealtimeClock
 from engine.listen_spec import AudioInSpec
 from engine.params import ParamSpace
