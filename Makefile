@@ -4,7 +4,8 @@
 # windowed path is tested on a virtual display, liblo-tools for an independent OSC
 # sender, jackd2 so realtime sound and MIDI run through a real JACK server on its
 # dummy driver, libasound2-plugins whose ALSA JACK plugin gives PortAudio a device
-# there) where they are missing.
+# there, chromium so the browser control surface is tested in a real headless browser)
+# where they are missing.
 
 PYTHON ?= python3
 VENV := .venv
@@ -12,8 +13,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 APT_PACKAGES := libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 xvfb liblo-tools
 # installed without their recommends (jackd2's: qjackctl and a desktop's worth of Qt;
-# libasound2-plugins': PulseAudio)
-APT_BARE := jackd2 libasound2-plugins libportaudio2
+# libasound2-plugins': PulseAudio; chromium's: a desktop's fonts and helpers)
+APT_BARE := jackd2 libasound2-plugins libportaudio2 chromium
 SET ?= presets/sets/demo.toml
 OUT ?= out/demo.mp4
 
@@ -66,6 +67,7 @@ bench: $(STAMP) system
 	$(BIN)/python bench/bench_render.py
 	$(BIN)/python bench/bench_live.py
 	$(BIN)/python bench/bench_effects.py
+	$(BIN)/python bench/bench_oscquery.py
 	$(BIN)/python bench/bench_audio_in.py
 
 clean:

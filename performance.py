@@ -136,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HOST:PORT",
         help="control params by path over OSC (e.g. /merge/chaos 0.7); repeatable",
     )
+    from engine.net.rig import add_arguments
+
+    add_arguments(lv)  # --web (OSCQuery and the browser surface), --osc-out, security
     return parser
 
 
@@ -295,11 +298,21 @@ def cmd_live(args: argparse.Namespace) -> int:
     receivers = [OscReceiver(Endpoint.parse(e), live.commands.push) for e in args.osc]
     for r in receivers:
         print(f"listening for OSC on {r.endpoint.host}:{r.endpoint.port}", file=sys.stderr)
+    net = None
+    if args.web or args.osc_out or spec.osc_out:
+        from engine.net.rig import Network
+
+        net = Network.from_args(live, args, receivers[0].endpoint if receivers else None)
+        if net.server is not None:
+            print(f"OSCQuery and the control surface on {net.server.url}", file=sys.stderr)
     report: list[str] = []
     try:
         live.run(args.duration, stop=stop.is_set)
     finally:
         report = live.input_report()  # who sent what, and which dreamer each took
+        if net is not None:
+            report += net.report()
+            net.close()
         for r in receivers:
             r.close()
         live.close()
@@ -332,7 +345,7 @@ def cmd_live(args: argparse.Namespace) -> int:
 def cmd_learn(args: argparse.Namespace) -> int:
     import time
 
-    from engine.midi.bindings import controller_path
+    from engine.midi.binding_files import controller_path
     from engine.midi.learn import Learner
     from engine.midi.ports import MidiInput, MidiUnavailable
 
@@ -419,8 +432,8 @@ def cmd_params(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from engine.audio.engine import PatchError
-    from engine.record import SessionError
+    from engine.audio.graph import PatchError
+    from engine.session_format import SessionError
     from engine.sets import SetError
     from engine.visuals.context import GLUnavailable
     from engine.visuals.shaders import ShaderError

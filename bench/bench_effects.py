@@ -43,7 +43,7 @@ def main() -> None:
     table = slot_table(np.full(LAYERS, 0.8), [int(Blend.SCREEN)] * LAYERS, homes)
 
     def merged() -> None:
-        merge.render(layers, table, resonance=0.4, chaos=0.0, time=0.0)
+        merge.render(layers, table, {"/merge/fuse": 0.4, "/merge/exposure": 1.0}, time=0.0)
 
     chains = {
         "blur + hue_shift + feedback": ["blur", "hue_shift", "feedback"],

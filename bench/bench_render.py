@@ -129,7 +129,7 @@ def bench_merge(ctx: moderngl.Context, counts: list[int], repeat: int) -> None:
         table = slot_table(weights, np.full(n, Blend.SCREEN), rng.random((n, 2)))
 
         def one_pass(layers=layers, table=table) -> None:
-            merge.render(layers, table, resonance=1.0, chaos=0.0, time=0.0)
+            merge.render(layers, table, {"/merge/fuse": 1.0, "/merge/exposure": 1.0}, time=0.0)
 
         def ping_pong(layers=layers, n=n, sharp=False) -> None:
             if sharp:

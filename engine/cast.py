@@ -21,7 +21,7 @@ from engine.sets import DreamerGroup, SetSpec
 from engine.sources.network import Inputs, NetworkSource
 from engine.sources.osc import Endpoint
 from engine.sources.playback import Playback, channel_map
-from engine.sources.profiles import load_profile
+from engine.sources.profile_files import load_profile
 from engine.sources.recordings import load as load_recording
 from engine.sources.replayed import RecordedInputs, ReplayedSource
 from engine.sources.simulate import Hypnogram, SimulatedDreamer

@@ -27,6 +27,10 @@ class Clock(Protocol):
 
     def tick(self) -> Tick: ...
 
+    def now(self) -> float:
+        """Show seconds now: what I/O threads stamp their events with (Event.time)."""
+        ...
+
 
 class FrameClock:
     """Offline clock: frame n is at n / fps, whatever the wall clock says.
@@ -45,6 +49,10 @@ class FrameClock:
     def time_of(self, frame: int) -> float:
         return float(frame * self._period)
 
+    def now(self) -> float:
+        """Offline there is no 'now' but the frame's: the latest tick's time."""
+        return self.time_of(max(self._next - 1, 0))
+
     def tick(self) -> Tick:
         n = self._next
         self._next += 1
@@ -61,8 +69,12 @@ class RealtimeClock:
         self._frame = 0
         self._last = 0.0
 
+    def now(self) -> float:
+        """Seconds since the show started, on the wall clock (any thread may ask)."""
+        return time.perf_counter() - self._t0
+
     def tick(self) -> Tick:
-        t = time.perf_counter() - self._t0
+        t = self.now()
         dt = t - self._last if self._frame > 0 else 0.0
         tick = Tick(self._frame, t, dt)
         self._frame += 1

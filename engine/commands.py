@@ -133,8 +133,8 @@ def run(target: Target, event: Event) -> None:
     """A command's effect, or a param path with a value (and a fade). Raises on anything
     it cannot apply (one of COMMAND_ERRORS, or SetError for a broken scene file)."""
     command = COMMANDS.get(event.address)
-    if command is not None:
-        command.run(target, event.value)
+    if command is not None:  # an OSCQuery client sends an impulse as N (nil): no value
+        command.run(target, tuple(a for a in event.value if a is not None))
         return
     if not event.value:
         raise ValueError(f"{event.address}: no value given")

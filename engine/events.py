@@ -14,7 +14,11 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """Something that happened at `time` (show seconds): a sample block, a control, a cue."""
+    """Something that happened at `time`: a sample block, a control, a cue.
+
+    `time` is show seconds, one time base for every source: I/O threads stamp arrivals
+    with the runner's clock (`Clock.now()`: live, the wall clock since the show started),
+    MIDI and cues with the frame's time, a replay with the time it logged."""
 
     time: float
     source: str  # who sent it: "osc:127.0.0.1:5000", "midi:nanoKONTROL2", "cue", ...

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from engine import commands, sets
-from engine.audio.engine import PatchError
+from engine.audio.graph import PatchError
 from engine.clock import Clock, RealtimeClock, Tick
 from engine.commands import COMMAND_ERRORS
 from engine.control import ControlMap
@@ -104,6 +104,8 @@ class Live:
         for spec in LIVE_PARAMS:
             show.params.register(spec)
         self.clock = clock or RealtimeClock(show.fps)
+        if show.inputs is not None:  # arrivals stamped in show seconds, as commands are
+            show.inputs.clock = self.clock.now
         self.commands = EventQueue(maxlen=4096)
         self.ignored: Counter[str] = Counter()  # commands that named no param, by address
         self.controls: list[ControlMap] = []  # OSC addresses mapped onto params
@@ -251,7 +253,7 @@ class Live:
     def command(self, address: str, *args: object) -> None:
         """Queue a command from any thread: a param path with a value (and fade), or one
         of engine.commands (/cue/go [name], /scene/load NAME, ...)."""
-        self.commands.push(Event(time.perf_counter(), "command", address, tuple(args)))
+        self.commands.push(Event(self.clock.now(), "command", address, tuple(args)))
 
     def _run_command(self, event: Event) -> None:
         self._log_reads(event)

@@ -50,6 +50,7 @@ class ParamSpec:
     size: int = 1  # 2 for a point, 3 or 4 for a colour
     access: Access = "rw"
     clip: ClipMode = "both"
+    uniform: str = ""  # the shader uniform this param drives, declared from this spec
 
     def __post_init__(self) -> None:
         if not self.path.startswith("/") or self.path.endswith("/") or "//" in self.path:
@@ -157,6 +158,7 @@ class ParamSpace:
         self._params: dict[str, _State] = {}
         self._moving: set[str] = set()
         self.observers: list[Observer] = []
+        self.version = 0  # grows whenever a param comes, goes or changes its spec (OSCQuery)
 
     # declaring
     def register(self, spec: ParamSpec) -> ParamSpec:
@@ -170,6 +172,7 @@ class ParamSpace:
         else:
             value = spec.coerce(spec.default)
         self._params[spec.path] = _State(spec, list(value), list(value), list(value))
+        self.version += 1
         return spec
 
     def unregister(self, prefix: str) -> int:
@@ -178,6 +181,7 @@ class ParamSpace:
         for p in gone:
             del self._params[p]
             self._moving.discard(p)
+        self.version += len(gone)
         return len(gone)
 
     def __contains__(self, path: object) -> bool:

@@ -18,7 +18,7 @@ import moderngl
 from tqdm import tqdm
 
 from engine import commands, sets
-from engine.audio.engine import available_patches
+from engine.audio.graph import available_patches
 from engine.clock import Clock, FrameClock
 from engine.mapping import available_mappings
 from engine.show import Folders, Show

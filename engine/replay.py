@@ -17,12 +17,13 @@ import logging
 import tempfile
 from pathlib import Path
 
-from engine import commands, record, sets
-from engine.audio.engine import PatchError
+from engine import commands, sessions, sets
+from engine.audio.graph import PatchError
 from engine.commands import COMMAND_ERRORS
 from engine.folders import SHADER_DIR
 from engine.live import LIVE_PARAMS
 from engine.render import RenderResult, load_set, render_show
+from engine.session_format import SessionError
 from engine.show import Folders, Show
 from engine.sources.replayed import RecordedInputs
 from engine.visuals.context import headless_context
@@ -38,7 +39,7 @@ FOLDER_OF = {
 }
 
 
-def _write(folders: Path, change: record.SourceChange) -> Path:
+def _write(folders: Path, change: sessions.SourceChange) -> Path:
     sub = FOLDER_OF.get(change.kind)
     target = folders / (sub or "") / Path(change.path).name
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -46,7 +47,7 @@ def _write(folders: Path, change: record.SourceChange) -> Path:
     return target
 
 
-def _apply_source(show: Show, path: Path, change: record.SourceChange) -> None:
+def _apply_source(show: Show, path: Path, change: sessions.SourceChange) -> None:
     if change.kind == "shader":
         show.reload_shader(path, show.params.get("/live/crossfade"))
     elif change.kind == "effect":
@@ -60,7 +61,7 @@ def _apply_source(show: Show, path: Path, change: record.SourceChange) -> None:
         show.reload_set(load_set(path, show.folders))
 
 
-def _recorded(session: record.Session) -> RecordedInputs:
+def _recorded(session: sessions.Session) -> RecordedInputs:
     setup = session.input_setup
     return RecordedInputs(
         endpoints=setup.get("endpoints", []),
@@ -85,9 +86,9 @@ def replay(
     audio: bool = True,
     progress: bool = True,
 ) -> RenderResult:
-    session = record.load(session_path)
+    session = sessions.load(session_path)
     if not session.ticks:
-        raise record.SessionError(session_path, 1, "the session has no frames")
+        raise SessionError(session_path, 1, "the session has no frames")
     with tempfile.TemporaryDirectory(prefix="oneiric-replay-") as scratch:
         root = Path(scratch)
         folders = Folders(root / "shaders", root / "patches", root / "mappings", root / "scenes")

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import resample_poly
 
-from engine.features import BANDS, welch_bands
+from engine.features.dsp import BANDS, welch_bands
 from engine.sources.osc import Endpoint
 from engine.sources.recordings import Channel, Recording, RecordingError, load
 

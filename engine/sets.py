@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from engine.fx_spec import FxSpec, parse_fx
 from engine.listen_spec import AudioInSpec, AudioInSpecError, parse_audio_in
+from engine.osc_out_spec import OscOutSpec, parse_osc_out
 from engine.sources.simulate import STAGES
 
 STAGE_ALIASES = {"R": "REM", "1": "N1", "2": "N2", "3": "N3", "4": "N3", "0": "W"}
@@ -92,6 +93,7 @@ class SetSpec:
     cues: tuple[Cue, ...]
     master_fx: tuple[FxSpec, ...] = ()  # effects over the merged frame
     audio_in: AudioInSpec | None = None  # what the rig listens to ([audio_in]), if anything
+    osc_out: tuple[OscOutSpec, ...] = ()  # features and params sent to other software
 
     @property
     def dreamer_count(self) -> int:
@@ -226,7 +228,7 @@ def _parse_group(
     listen: tuple[str, ...] = ()
     if source == "osc":
         from engine.sources.osc import Endpoint
-        from engine.sources.profiles import available_profiles, load_profile
+        from engine.sources.profile_files import available_profiles, load_profile
 
         known_profiles = set(available_profiles())
         profile = t.get(
@@ -387,10 +389,18 @@ def load(
         ),
         master_fx=_fx(top, "master_fx"),
         audio_in=_audio_in(top),
+        osc_out=_osc_out(top),
     )
     s.finish()
     top.finish()
     return spec
+
+
+def _osc_out(t: _Table) -> tuple[OscOutSpec, ...]:
+    try:
+        return parse_osc_out(t.get("osc_out", (list, dict), []), t.field("osc_out"))
+    except ValueError as exc:
+        raise SetError(t.path, "", str(exc)) from None
 
 
 def _fx(t: _Table, key: str) -> tuple[FxSpec, ...]:

@@ -19,12 +19,13 @@ import moderngl
 import numpy as np
 
 from engine.audio.controls import ENGINE_DRIVEN, MASTER_DRIVEN, control_specs, own_controls
-from engine.audio.engine import AudioEngine, AudioError, PatchError, load_patch
+from engine.audio.engine import AudioEngine, AudioError
+from engine.audio.graph import PatchError, load_patch
 from engine.audio.listen import Listener
 from engine.audio.remote import RemoteAudio
 from engine.cast import PREROLL, Cast
 from engine.clock import Tick
-from engine.dreamers import GROUP_PARAMS, Dreamer
+from engine.dreamers import GROUP_PARAMS
 from engine.features import resonance
 from engine.folders import Folders
 from engine.mapping import DreamerView, Mapping, Rig, find_mapping
@@ -35,26 +36,19 @@ from engine.sources.network import Inputs
 from engine.sources.replayed import RecordedInputs
 from engine.sources.simulate import SimulatedDreamer
 from engine.tempo import Tempo
-from engine.visuals.dialects import LayerProgram, date_of, detect, load_layer
+from engine.visuals.dialect_base import DrawFrame
+from engine.visuals.dialects import date_of
 from engine.visuals.effects import EffectError
-from engine.visuals.effects import Frame as FxFrame
 from engine.visuals.fields import FIELD_NAMES
-from engine.visuals.layers import Draw, LayerStack
-from engine.visuals.merge import BLEND_NAMES, Merge, slot_table
+from engine.visuals.layers import LayerStack
+from engine.visuals.merge import MERGE_PARAMS, UNIFORM_PARAMS, Merge, slot_table
 from engine.visuals.overlay import Overlay, OverlayState
-from engine.visuals.shaders import LayerSource, ShaderError, find_layer
+from engine.visuals.programs import Programs
+from engine.visuals.shaders import LayerSource, ShaderError
 from engine.visuals.show_effects import ShowEffects
 
 ANALYSIS_RATE = 10.0  # feature analyses per second per dreamer
 
-MERGE_PARAMS = (
-    ParamSpec("/merge/mode", BLEND_NAMES.index("dream"), kind="enum", choices=BLEND_NAMES),
-    ParamSpec("/merge/resonance", 0.3, smooth=0.3, doc="how much the layers fuse"),
-    ParamSpec("/merge/follow", 0.0, smooth=0.5, doc="fuse as much as the group is in sync"),
-    ParamSpec("/merge/chaos", 0.0, smooth=0.05, doc="the malfunction: layers tear"),
-    ParamSpec("/merge/state", 0.5, smooth=0.5, doc="weight dreamers by sleep depth"),
-    ParamSpec("/merge/exposure", 2.0, 0.0, 8.0, smooth=0.2, doc="brightness of dream layers"),
-)
 MASTER_PARAMS = (
     ParamSpec("/master/volume", 0.8, smooth=0.05, doc="master level"),
     ParamSpec("/master/reverb", 0.35, smooth=0.2, doc="reverb mix"),
@@ -114,17 +108,12 @@ class Show:
         self.merge = Merge(ctx, self.size)
         self.overlay: Overlay | None = None  # the live runner sets these to show its overlay
         self.overlay_state: OverlayState | None = None
-        self._programs: dict[str, moderngl.Program] = {}
-        self._fading: dict[str, tuple[moderngl.Program, float, float]] = {}
-        # ISF and Shadertoy layers: one program per dreamer (each may hold feedback)
-        self._foreign: dict[int, LayerProgram] = {}
-        self._foreign_fading: dict[int, tuple[LayerProgram, float, float]] = {}
-        self._dialects: dict[str, str] = {}
         self._last_mono: np.ndarray | None = None
         # shaders that read the date see the show's date: fixed offline, so renders repeat
         self.start_date = start_date or datetime.datetime(2026, 1, 1)
-        self._uses_signals: set[str] = set()
-        self._groups = self._build_groups()
+        self.programs = Programs(
+            ctx, self.layers, self.dreamers, self.params, self.folders.shaders, self.layer_size
+        )
         self.fx = self._build_effects(spec)  # ISF filters over layers and the merge
         self._now = 0.0
         # values and cues are checked once every param exists (ISF inputs included)
@@ -240,26 +229,6 @@ class Show:
                     except ParamError as exc:
                         raise SetError(self.spec.path, where, str(exc)) from None
 
-    def _build_groups(self) -> list[tuple[str, int, int]]:
-        """One instanced draw per rig-dialect shader: (name, first, count) into the order
-        table, in which dreamer i's layer is i (its merge slot). ISF and Shadertoy
-        layers get a program of their own per dreamer instead."""
-        order: list[int] = []
-        groups = []
-        for name in sorted({d.shader for d in self.dreamers}):
-            path = find_layer(name, self.folders.shaders)
-            self._dialects[name] = detect(path)
-            users = [d for d in self.dreamers if d.shader == name]
-            if self._dialects[name] != "rig":
-                for d in users:
-                    self._foreign[d.index] = self._load_foreign(d, path)
-                continue
-            self.program(name)
-            groups.append((name, len(order), len(users)))
-            order += [d.layer for d in users]
-        self.layers.set_order(np.array(order))
-        return groups
-
     def _build_effects(self, spec: SetSpec) -> ShowEffects:
         chains = [
             (d.path, d.layer, group.fx)
@@ -286,12 +255,6 @@ class Show:
         the last good one running (its errors are returned)."""
         return self.fx.reload(path)
 
-    def _load_foreign(self, d: Dreamer, path: Path) -> LayerProgram:
-        prog = load_layer(self.ctx, path, size=self.layer_size)
-        for spec in prog.inputs:  # ISF INPUTS become the dreamer's params
-            self.params.register(replace(spec, path=f"{d.path}/layer{spec.path}"))
-        return prog
-
     @property
     def now(self) -> float:
         """Show time of the latest frame, seconds."""
@@ -300,85 +263,12 @@ class Show:
     @property
     def shaders(self) -> list[str]:
         """The layer shaders this show uses, in every dialect."""
-        return sorted(self._dialects)
+        return self.programs.shaders
 
     def reload_shader(self, path: Path, fade: float, source: LayerSource | None = None) -> None:
         """A new version of a layer shader, crossfaded in over `fade` seconds. ShaderError
         leaves the old one running."""
-        if detect(path) == "rig":
-            self.swap_shader(source or LayerSource.load(path), fade)
-        else:
-            self.swap_foreign(path, fade)
-
-    def swap_foreign(self, path: Path, fade: float) -> None:
-        users = [d for d in self.dreamers if d.shader == path.stem]
-        new = {d.index: self._load_foreign(d, path) for d in users}  # all or nothing
-        for i, prog in new.items():
-            old = self._foreign[i]
-            previous = self._foreign_fading.pop(i, None)
-            if previous is not None:
-                previous[0].release()
-            self._foreign[i] = prog
-            if fade > 0:
-                self._foreign_fading[i] = (old, self._now, fade)
-            else:
-                old.release()
-
-    def program(self, name: str) -> moderngl.Program:
-        prog = self._programs.get(name)
-        if prog is None:
-            prog = self._programs[name] = self._compile(
-                LayerSource.load(find_layer(name, self.folders.shaders))
-            )
-        return prog
-
-    def _compile(self, source: LayerSource) -> moderngl.Program:
-        prog = source.compile(self.ctx)
-        self.layers.warm(prog)
-        name = source.path.stem
-        if "signal(" in source.code:
-            self._uses_signals.add(name)
-        else:
-            self._uses_signals.discard(name)
-        return prog
-
-    def swap_shader(self, source: LayerSource, fade: float) -> None:
-        """Put a new version of a layer shader in, crossfading from the old over `fade`
-        seconds. Compile errors raise ShaderError and leave the old one running."""
-        name = source.path.stem
-        new = self._compile(source)
-        old = self._programs.get(name)
-        self._programs[name] = new
-        if old is None:
-            return
-        previous = self._fading.pop(name, None)
-        if previous is not None:
-            self._release_program(previous[0])
-        if fade > 0:
-            self._fading[name] = (old, self._now, fade)
-        else:
-            self._release_program(old)
-
-    def _release_program(self, prog: moderngl.Program) -> None:
-        self.layers.forget(prog)
-        prog.release()
-
-    def _draws(self, t: float) -> list[Draw]:
-        draws = []
-        for name, first, count in self._groups:
-            fading = self._fading.get(name)
-            if fading is not None:
-                old, start, length = fading
-                x = (t - start) / length
-                if x >= 1.0:
-                    del self._fading[name]
-                    self._release_program(old)
-                else:
-                    draws.append(Draw(old, first, count))
-                    draws.append(Draw(self._programs[name], first, count, fade=max(x, 0.0)))
-                    continue
-            draws.append(Draw(self._programs[name], first, count))
-        return draws
+        self.programs.reload(path, fade, self._now, source)
 
     # running
     def fire_due_cues(self, t: float) -> list[Cue]:
@@ -476,16 +366,14 @@ class Show:
             d.values["weight"] = float(w)
             d.values["bpm"], d.values["tempo_phase"] = bpm, phase
             rows[d.layer] = [d.values[f] for f in FIELD_NAMES]
-            if d.shader in self._uses_signals:
+            if self.programs.uses_signals(d.shader):
                 signals[d.layer * 3 : d.layer * 3 + 3] = d.signal_rows()
         data = np.zeros((n, self.layers.data.width * 4), np.float32)
         data[:, : rows.shape[1]] = rows
         self.layers.upload(data, signals)
-        self.layers.render(self._draws(t), time=t, dt=dt, frame=frame)
-        if self._foreign:
-            self._render_foreign(data, t, dt, frame)
         date = date_of(self.start_date + datetime.timedelta(seconds=t))
-        fx_frame = FxFrame(t, dt, frame, self._last_mono, date)
+        self.programs.render(data, t, dt, frame, audio=self._last_mono, date=date)
+        fx_frame = DrawFrame(t, dt, frame, self._last_mono, date)
         self.fx.apply_layers(self.layers, fx_frame, data)
 
         default_mode = int(self.params.get("/merge/mode"))
@@ -498,51 +386,13 @@ class Show:
         fuse = get("/merge/resonance") + (self.resonance - get("/merge/resonance")) * get(
             "/merge/follow"
         )
-        self.merge.render(
-            self.layers.texture,
-            table,
-            resonance=fuse,
-            chaos=get("/merge/chaos"),
-            time=t,
-            exposure=get("/merge/exposure"),
-        )
+        self.params.publish("/merge/fuse", fuse)
+        values = {spec.path: get(spec.path) for spec in UNIFORM_PARAMS}
+        self.merge.render(self.layers.texture, table, values, time=t)
         self.fx.apply_master(self.merge, fx_frame)
         if self.overlay is not None and self.overlay_state is not None:
             self.overlay.draw(self.merge.fbo, self.overlay_state)
         return self.merge.read()
-
-    def _render_foreign(self, data: np.ndarray, t: float, dt: float, frame: int) -> None:
-        date = date_of(self.start_date + datetime.timedelta(seconds=t))
-        get = self.params.get_vec
-        for i, prog in self._foreign.items():
-            d = self.dreamers[i]
-            values = {
-                spec.path: (v[0] if spec.size == 1 else v)
-                for spec in prog.inputs
-                for v in [get(f"{d.path}/layer{spec.path}")]
-            }
-            kwargs = dict(
-                time=d.values["t"],
-                dt=dt,
-                frame=frame,
-                values=values,
-                dreamer_row=data[d.layer],
-                audio=self._last_mono,
-                date=date,
-            )
-            fading = self._foreign_fading.get(i)
-            if fading is not None:
-                old, start, length = fading
-                x = (t - start) / length
-                if x < 1.0:
-                    old.render(self.layers.fbo, d.layer, self.layer_size, **kwargs)
-                    kwargs["fade"] = max(x, 0.0)
-                else:
-                    del self._foreign_fading[i]
-                    old.release()
-            prog.render(self.layers.fbo, d.layer, self.layer_size, **kwargs)
-            for rel in prog.events:  # an event is a pulse: down again after its frame
-                self.params.set(f"{d.path}/layer{rel}", 0, jump=True)
 
     def _sound(self) -> np.ndarray | None:
         assert self.audio is not None
@@ -579,9 +429,4 @@ class Show:
         self.merge.release()
         if self.overlay is not None:
             self.overlay.release()
-        for prog in self._programs.values():
-            prog.release()
-        for old, _, _ in self._fading.values():
-            old.release()
-        for foreign in (*self._foreign.values(), *(f[0] for f in self._foreign_fading.values())):
-            foreign.release()
+        self.programs.release()

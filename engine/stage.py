@@ -33,7 +33,7 @@ from itertools import pairwise
 import numpy as np
 from scipy.signal import find_peaks
 
-from engine.features import _clean, _filter, band_powers, welch_bands
+from engine.features.dsp import band_powers, clean, filtered, welch_bands
 
 STAGES = ("W", "N1", "N2", "N3", "REM")
 EPOCH_S = 30.0
@@ -68,7 +68,7 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 def spindles(x: np.ndarray, fs: float) -> int:
     """Count of sleep spindles: 0.5-2 s runs where the 11-16 Hz moving RMS (0.3 s) holds
     >= 20% of the 1-30 Hz power and exceeds its own mean + 1.5 sd over the window."""
-    sig, broad = _filter(x, fs, 11.0, 16.0, 3), _filter(x, fs, 1.0, 30.0, 3)
+    sig, broad = filtered(x, fs, 11.0, 16.0, 3), filtered(x, fs, 1.0, 30.0, 3)
     if sig is None or broad is None:
         return 0
     w = round(0.3 * fs)
@@ -88,7 +88,7 @@ def slow_waves(x: np.ndarray, fs: float) -> tuple[float, int, float]:
     """(fraction of the window in slow waves >= 75 uV p-p, isolated ones (K-complex-like),
     median p-p of all 0.5-2 Hz waves). A wave runs from a downward zero crossing of the
     0.5-2 Hz signal over its trough and peak to the next downward crossing."""
-    y = _filter(x, fs, 0.5, 2.0, 2)
+    y = filtered(x, fs, 0.5, 2.0, 2)
     if y is None:
         return 0.0, 0, 0.0
     down = np.flatnonzero((y[:-1] >= 0) & (y[1:] < 0))
@@ -108,7 +108,7 @@ def slow_waves(x: np.ndarray, fs: float) -> tuple[float, int, float]:
 def eye_movements(x: np.ndarray, fs: float, min_uv: float = REM_UV) -> int:
     """Rapid eye movements: peaks of |0.5-5 Hz signal| >= min_uv that rise from the
     preceding opposite excursion (or baseline) in < 0.5 s, at least 0.3 s apart."""
-    y = _filter(x, fs, 0.5, 5.0, 2)
+    y = filtered(x, fs, 0.5, 5.0, 2)
     if y is None:
         return 0
     n = 0
@@ -124,7 +124,7 @@ def eye_movements(x: np.ndarray, fs: float, min_uv: float = REM_UV) -> int:
 def sawtooth(x: np.ndarray, fs: float) -> float:
     """Share of the window in 2-6 Hz bursts (sawtooth-wave trains of REM): 1-s runs where
     the 2-6 Hz RMS is >= 60% of the 1-30 Hz RMS."""
-    st, broad = _filter(x, fs, 2.0, 6.0, 2), _filter(x, fs, 1.0, 30.0, 2)
+    st, broad = filtered(x, fs, 2.0, 6.0, 2), filtered(x, fs, 1.0, 30.0, 2)
     if st is None or broad is None:
         return 0.0
     w = round(1.0 * fs)
@@ -138,7 +138,7 @@ def _margin(value: float, thresh: float, scale: float) -> float:
 
 
 def epoch_features(eeg: np.ndarray, fs: float, eog: np.ndarray | None = None) -> dict[str, float]:
-    x = _clean(eeg)
+    x = clean(eeg)
     f: dict[str, float] = dict(band_powers(x, fs))
     nperseg = min(len(x), round(2.0 * fs)) if len(x) >= 8 else 0
     bands = welch_bands(x, fs, nperseg) if nperseg else np.zeros(6)  # absolute, uV^2
@@ -158,7 +158,7 @@ def epoch_features(eeg: np.ndarray, fs: float, eog: np.ndarray | None = None) ->
         e = np.atleast_2d(np.asarray(eog, dtype=np.float64))
         # LOC and ROC move in anti-phase in eye movements: their half-difference keeps
         # the movement and cancels the EEG both pick up.
-        y = _clean(0.5 * (e[0] - e[1]) if len(e) >= 2 else e[0])
+        y = clean(0.5 * (e[0] - e[1]) if len(e) >= 2 else e[0])
         f["rem_density"] = eye_movements(y, fs) / minutes if minutes else 0.0
         f["eog"] = 1.0
     else:

@@ -50,9 +50,7 @@ uniform sampler2DArray u_exact;  // the same layers through a nearest-filter sam
 #endif
 layout(std140) uniform Slots { vec4 u_slots[MAX_SLOTS]; };
 uniform int u_count;
-uniform float u_resonance;
-uniform float u_chaos;
-uniform float u_exposure;  // gain on the dream layers' exposure (1 = as is)
+// @params
 uniform float u_time;
 uniform vec2 u_resolution;
 uniform bool u_flip;      // write the top row first (for readback in video order)

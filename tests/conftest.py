@@ -3,13 +3,19 @@ folder, the `live` command line, and a decoder for rendered files."""
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
+
+if TYPE_CHECKING:
+    from engine.folders import Folders
 
 os.environ.setdefault("PYO_GUI_WX", "0")
 
@@ -59,3 +65,35 @@ def data_dir() -> Path:
     if not DATA.is_dir():
         pytest.skip(f"real recordings not found at {DATA} (set ONEIRIC_DATA)")
     return DATA
+
+
+def scratch_folders(root: Path, *shipped: str) -> Folders:
+    """A show's folders under `root` (shaders/ with fx/, patches/, mappings/, scenes/), for
+    tests that edit files mid-show, holding copies of the named shipped files: paths
+    relative to the repository ("shaders/aurora.glsl", "patches/drone.py", ...)."""
+    from engine.folders import Folders
+
+    folders = Folders(root / "shaders", root / "patches", root / "mappings", root / "scenes")
+    for folder in (folders.shaders / "fx", folders.patches, folders.mappings, folders.scenes):
+        folder.mkdir(parents=True, exist_ok=True)
+    places = {"patches/mappings": folders.mappings, "shaders": folders.shaders}
+    places["patches"] = folders.patches
+    for name in shipped:
+        top = next(t for t in places if name.startswith(t + "/"))
+        target = places[top] / name[len(top) + 1 :]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes((ROOT / name).read_bytes())
+    return folders
+
+
+@pytest.fixture
+def scratch(tmp_path: Path) -> Callable[..., Folders]:
+    """`scratch("shaders/tide.glsl", "patches/drone.py")`: scratch_folders in tmp_path."""
+    return functools.partial(scratch_folders, tmp_path)
+
+
+def write_set(root: Path, text: str, name: str = "night.toml") -> Path:
+    """A set file from inline TOML, in a test's folder."""
+    path = root / name
+    path.write_text(text)
+    return path

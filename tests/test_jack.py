@@ -285,7 +285,7 @@ def test_recording_repeats_frames_for_dropped_slots_and_times_the_wav(jack, gl, 
 def test_the_live_engine_plays_in_a_process_of_its_own(jack, tmp_path):
     """pyo's callback takes the GIL: a live show's realtime engine is a child process,
     so the frame loop cannot starve it. Patch errors still come back with their line."""
-    from engine.audio.engine import PatchError
+    from engine.audio.graph import PatchError
     from engine.audio.remote import RemoteAudio
     from engine.folders import PATCH_DIR
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +12,7 @@ from engine import sets
 from engine.clock import FrameClock
 from engine.folders import SET_DIR
 from engine.live import Live
-from engine.show import Folders, Show
+from engine.show import Show
 
 SET = """
 [set]
@@ -50,15 +49,10 @@ def build(ctl, seed):
 
 
 @pytest.fixture
-def rig(tmp_path, gl):
+def rig(tmp_path, gl, scratch):
     """A live show over files in tmp_path: shaders/probe.glsl, patches/tone.py, a mapping."""
-    folders = Folders(tmp_path / "shaders", tmp_path / "patches", tmp_path / "mappings")
-    for folder in (folders.shaders, folders.patches, folders.mappings):
-        folder.mkdir()
+    folders = scratch("patches/master.py")
     (folders.shaders / "probe.glsl").write_text(SOLID.format(r=0.5, g=0, b=0))
-    (folders.patches / "master.py").write_text(
-        (Path(__file__).resolve().parents[1] / "patches" / "master.py").read_text()
-    )
     (folders.patches / "tone.py").write_text(TONE.format(freq=440))
     (folders.mappings / "live.py").write_text("def update(rig):\n    pass\n")
     path = tmp_path / "live.toml"
@@ -244,9 +238,8 @@ void main() {{
 """
 
 
-def test_an_isf_layer_exposes_its_inputs_and_reloads_mid_show(tmp_path, gl):
-    folders = Folders(tmp_path / "shaders", tmp_path / "patches", tmp_path / "mappings")
-    folders.shaders.mkdir()
+def test_an_isf_layer_exposes_its_inputs_and_reloads_mid_show(tmp_path, gl, scratch):
+    folders = scratch()
     (folders.shaders / "iso.fs").write_text(ISF.format(r=0.5, g=0.0, b=0.0))
     path = tmp_path / "isf.toml"
     path.write_text(SET.format(mapping="", patch="drone").replace('"probe"', '"iso"'))
@@ -264,6 +257,13 @@ def test_an_isf_layer_exposes_its_inputs_and_reloads_mid_show(tmp_path, gl):
         (folders.shaders / "iso.fs").write_text(ISF.format(r=0.0, g=0.5, b=0.0))
         live.file_changed(folders.shaders / "iso.fs")
         step_until(live, lambda: colour(live)[1] > 200 and colour(live)[0] < 5)
+        # an edit that renames the input: the old one's param goes, the new one's comes
+        renamed = ISF.format(r=0.0, g=0.5, b=0.0).replace("level", "gain")
+        (folders.shaders / "iso.fs").write_text(renamed)
+        live.file_changed(folders.shaders / "iso.fs")
+        step_until(live, lambda: "/dreamer/1/layer/gain" in show.params)
+        assert "/dreamer/1/layer/level" not in show.params
+        assert "/dreamer/2/layer/level" not in show.params
         (folders.shaders / "iso.fs").write_text("/*{ broken json }*/\nvoid main() {}\n")
         live.file_changed(folders.shaders / "iso.fs")
         step_until(live, lambda: bool(live.errors))

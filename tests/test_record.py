@@ -24,15 +24,9 @@ from hypothesis import strategies as st
 from engine.clock import Clock, Tick
 from engine.events import Event
 from engine.params import ParamSpace, ParamSpec
-from engine.record import (
-    FORMAT,
-    VERSION,
-    ReplayClock,
-    SessionError,
-    SessionWriter,
-    SourceChange,
-    load,
-)
+from engine.record import SessionWriter
+from engine.session_format import FORMAT, VERSION, SessionError
+from engine.sessions import ReplayClock, SourceChange, load
 
 ROOT = Path(__file__).resolve().parents[1]
 SET_TEXT = "[set]\nduration = 60.0\nfps = 60\nsize = [64, 36]\nseed = 7\n# ünïcode\n"

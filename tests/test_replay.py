@@ -11,11 +11,11 @@ import time
 import numpy as np
 from conftest import LIVE, ROOT
 
-from engine import record, sets
+from engine import record, sessions, sets
 from engine.clock import RealtimeClock
 from engine.live import Live
 from engine.replay import replay
-from engine.show import Folders, Show
+from engine.show import Show
 
 SET = """
 [set]
@@ -38,15 +38,9 @@ GLOW = (
 WAVE = "def update(rig):\n    rig.set('/merge/resonance', 0.5 + 0.4 * rig.clamp(rig.resonance))\n"
 
 
-def test_replay_shows_the_frames_that_were_shown_live(tmp_path, gl):
-    folders = Folders(tmp_path / "shaders", tmp_path / "patches", tmp_path / "mappings")
-    folders.shaders.mkdir()
-    folders.mappings.mkdir()
-    folders.patches.mkdir()
+def test_replay_shows_the_frames_that_were_shown_live(tmp_path, gl, scratch):
+    folders = scratch("shaders/aurora.glsl", "patches/drone.py", "patches/master.py")
     (folders.shaders / "glow.glsl").write_text(GLOW.format(shift=0.0))
-    (folders.shaders / "aurora.glsl").write_text((ROOT / "shaders" / "aurora.glsl").read_text())
-    for name in ("drone", "master"):
-        (folders.patches / f"{name}.py").write_text((ROOT / "patches" / f"{name}.py").read_text())
     (folders.mappings / "wave.py").write_text(WAVE)
     set_path = tmp_path / "night.toml"
     set_path.write_text(SET)
@@ -100,7 +94,7 @@ def test_a_live_session_killed_mid_show_still_loads_and_replays(tmp_path):
     time.sleep(1.0)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    session = record.load(log_path)
+    session = sessions.load(log_path)
     assert not session.complete
     assert len(session.ticks) >= 10
     times = np.array([t.time for t in session.ticks])

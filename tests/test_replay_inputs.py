@@ -12,7 +12,7 @@ import time
 import numpy as np
 from conftest import ROOT
 
-from engine import record
+from engine import record, sessions
 from engine.clock import RealtimeClock
 from engine.live import Live
 from engine.render import load_set
@@ -72,7 +72,7 @@ def test_a_show_fed_by_a_real_sender_replays_to_its_live_frames(tmp_path, gl, da
     assert max(lit) > 3.0, "the sender's dreamer should have lit the frames"
     assert show.dreamers[0].presence > 0 or max(lit[-20:]) < max(lit)  # it came, then went
 
-    session = record.load(log_path)
+    session = sessions.load(log_path)
     routed = sum(len(v) for v in session.inputs.values())
     assert routed > 100  # 256 EEG messages a second while it sent, and the band elements
     assert session.input_setup["endpoints"] == [[f"127.0.0.1:{port}"]]

@@ -19,7 +19,8 @@ Three pyo facts shape the code (checked on pyo 1.1.0):
   therefore moved ahead of the section that reads them (`_adopt`).
 - A Python-side pyo object that is dropped may take memory its C objects still use (a
   table read by Pointer: a crash). The engine keeps every object a build creates
-  (`_build`) for as long as the voice lives, so patches need not hold references.
+  (`_build`, which finds them without hooking pyo: `_made_by`) for as long as the
+  voice lives, so patches need not hold references.
 - Random objects are seeded from the global seed (0 means the clock) plus per-class
   counters that are global to the process and reset only by a server shutdown: a new
   server is booted, shut down and booted again, so the same seed gives the same samples.
@@ -29,12 +30,10 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import itertools
 import logging
 import math
 import os
 import time
-import traceback
 import types
 import zlib
 from collections import Counter
@@ -48,6 +47,7 @@ import numpy as np
 os.environ.setdefault("PYO_GUI_WX", "0")
 import pyo  # (after PYO_GUI_WX)
 
+from engine.audio.graph import PatchError, Tap, describe, load_patch, made_by, release
 from engine.folders import PATCH_DIR
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,6 @@ STANDARD_CONTROLS: dict[str, float] = {
     "arousal": 0.3,
     "pitch": 110.0,
 }
-_module_ids = itertools.count()
 # the engine's attributes that hold pyo objects
 _GRAPH = (
     "_tap",
@@ -80,43 +79,10 @@ _GRAPH = (
     "_bus",
     "_voices_end",
 )
-_collecting: list[list[Any]] = []  # while a patch builds: every pyo object it creates
-_WRAPPERS = (pyo.lib._core.Dummy, pyo.lib._core.ArithmeticDummy)
-
-
-def _tracking(init: Callable[..., None]) -> Callable[..., None]:
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        init(self, *args, **kwargs)
-        if _collecting:
-            _collecting[-1].append(self)
-
-    __init__.oneiric_tracking = True  # type: ignore[attr-defined]
-    return __init__
-
-
-if not hasattr(pyo.PyoObjectBase.__init__, "oneiric_tracking"):
-    pyo.PyoObjectBase.__init__ = _tracking(pyo.PyoObjectBase.__init__)
-
-
-class PatchError(Exception):
-    """A patch failed to load or build; `path` and `line` point at the culprit."""
-
-    def __init__(
-        self, name: str, detail: str, path: Path | None = None, line: int | None = None
-    ) -> None:
-        super().__init__(f"patch {name!r}: {detail}")
-        self.name, self.detail, self.path, self.line = name, detail, path, line
-        self.traceback = ""  # the full traceback, for the log
 
 
 class AudioError(RuntimeError):
     """The pyo server could not boot (no sound device, bad settings)."""
-
-
-def available_patches(patch_dir: Path = PATCH_DIR) -> list[str]:
-    """Voice patch names in `patch_dir` (the master bus and _private files excluded)."""
-    names = (p.stem for p in patch_dir.glob("*.py"))
-    return sorted(n for n in names if not n.startswith("_") and n != "master")
 
 
 def frame_blocks(sr: int, fps: float) -> tuple[int, int]:
@@ -128,82 +94,6 @@ def frame_blocks(sr: int, fps: float) -> tuple[int, int]:
     return n, max(d for d in range(1, min(n, MAX_BLOCK) + 1) if n % d == 0)
 
 
-def _describe(name: str, path: Path, exc: BaseException) -> PatchError:
-    """A PatchError naming the file and line in the patch where `exc` came from."""
-    if isinstance(exc, SyntaxError):
-        where, line, scope = Path(exc.filename or path), exc.lineno, ""
-        what = f"SyntaxError: {exc.msg}"
-    else:
-        frames = traceback.extract_tb(exc.__traceback__)
-        mine = [f for f in frames if Path(f.filename) == path] or frames[-1:]
-        where, line = (Path(mine[-1].filename), mine[-1].lineno) if mine else (path, None)
-        scope = f" in {mine[-1].name}" if mine else ""
-        what = f"{type(exc).__name__}: {exc}"
-    err = PatchError(name, f"{where}:{line}:{scope} {what}", where, line)
-    err.traceback = "".join(traceback.format_exception(exc))
-    if exc.__traceback__ is not None:
-        traceback.clear_frames(exc.__traceback__)  # let go of half-built pyo objects
-    return err
-
-
-def load_patch(name: str, patch_dir: Path = PATCH_DIR) -> types.ModuleType:
-    """Run patches/<name>.py as a fresh module: no sys.path or sys.modules entry and no
-    bytecode cache (whose one-second mtimes can miss a quick edit)."""
-    path = (patch_dir / f"{name}.py").resolve()
-    if not name.isidentifier() or not path.is_file():
-        raise PatchError(name, f"no patch file {path}", path)
-    module = types.ModuleType(f"oneiric_patch_{name}_{next(_module_ids)}")
-    module.__file__ = str(path)
-    try:
-        exec(compile(path.read_bytes(), str(path), "exec"), module.__dict__)
-    except Exception as exc:
-        raise _describe(name, path, exc) from None
-    controls = getattr(module, "CONTROLS", None)
-    if not callable(getattr(module, "build", None)):
-        raise PatchError(name, f"{path}: defines no build()", path)
-    if not isinstance(controls, dict) or not all(
-        isinstance(k, str) and isinstance(v, int | float) for k, v in controls.items()
-    ):
-        raise PatchError(name, f"{path}: CONTROLS must be a dict of name -> number", path)
-    return module
-
-
-def _release(objs: list[Any]) -> None:
-    """Stop the objects a build made, then drop them: stopped, none can read memory that
-    another one's going frees. (Arithmetic wrappers are skipped: they may wrap streams
-    the engine owns.)"""
-    for obj in objs:
-        if isinstance(obj, pyo.PyoObject) and not isinstance(obj, _WRAPPERS):
-            obj.stop()
-    objs.clear()
-
-
-class _Tap:
-    """A TableFill of `source` into a one-frame table, read through numpy views."""
-
-    def __init__(self, source: Any, samples: int, nchnls: int) -> None:
-        self.table = pyo.DataTable(size=samples, chnls=nchnls)
-        self.fill = pyo.TableFill(source, self.table)
-        self.views = [np.asarray(self.table.getBuffer(c)) for c in range(nchnls)]  # float32
-
-    def read(self) -> np.ndarray:
-        return np.stack(self.views, axis=1)  # (samples, nchnls), a copy
-
-    def rms(self) -> float:
-        return float(
-            np.sqrt(np.mean([np.mean(np.square(v, dtype=np.float64)) for v in self.views]))
-        )
-
-    def close(self) -> None:
-        # pyo frees a table's memory even while a numpy view of it lives, then crashes
-        # when the view goes: the views must always go first
-        self.views = []
-        self.fill = self.table = None
-
-    def __del__(self) -> None:
-        self.close()
-
-
 @dataclass
 class _Voice:
     patch: str
@@ -211,13 +101,13 @@ class _Voice:
     gain: Any  # pyo.SigTo
     objs: list[Any]  # every pyo object the patch's build created
     out: Any  # pyo.Mix: the voice on nchnls channels, times gain
-    tap: _Tap  # of `out`, for levels()
+    tap: Tap  # of `out`, for levels()
     sent: dict[str, tuple[float, float]] = field(default_factory=dict)  # control -> value, ramp
     ends: float = math.inf  # engine time at which a retiring voice is dropped
 
     def drop(self) -> None:
         self.tap.close()
-        _release(self.objs)
+        release(self.objs)
         self.out = self.gain = None
         self.controls.clear()
 
@@ -309,7 +199,7 @@ class AudioEngine:
         old_tap, old_final = self.__dict__.get("_tap"), self.__dict__.get("_final")
         self._fader = pyo.InputFader(master)
         self._final = pyo.Clip(self._fader, -1.0, 1.0).out()
-        self._tap = _Tap(self._final, self.frame_samples, self.nchnls)
+        self._tap = Tap(self._final, self.frame_samples, self.nchnls)
         if old_tap is not None:
             old_tap.close()
         if old_final is not None:
@@ -324,21 +214,19 @@ class AudioEngine:
         if at < start:
             streams[at:] = streams[start:] + streams[at:start]
 
-    def _build(self, name: str, call: Callable[[], Any]) -> tuple[Any, list[Any]]:
+    def _build(self, name: str, build: Callable[..., Any], *args: Any) -> tuple[Any, list[Any]]:
         """Run a patch's build: its output and every pyo object it made. PatchError
         (with file and line) if it raises or returns something else."""
         objs: list[Any] = []
-        _collecting.append(objs)
         try:
-            out = call()
+            with made_by(build) as objs:  # filled as it returns, even when it raises
+                out = build(*args)
             if not isinstance(out, pyo.PyoObject):
                 raise TypeError(f"build() returned {type(out).__name__}, not a PyoObject")
             return out, objs
         except Exception as exc:
-            err = _describe(name, (self.patch_dir / f"{name}.py").resolve(), exc)
-        finally:
-            _collecting.pop()
-        _release(objs)
+            err = describe(name, (self.patch_dir / f"{name}.py").resolve(), exc)
+        release(objs)
         gc.collect()  # half-built objects go now, not at some later collection
         raise err
 
@@ -383,7 +271,7 @@ class AudioEngine:
         if any(ends <= now for _, ends in self._masters):
             for objs, ends in self._masters:
                 if ends <= now:
-                    _release(objs)
+                    release(objs)
             self._masters = [(objs, ends) for objs, ends in self._masters if objs]
             self._fader.setInput(self._master_out, 0.001)  # let go of the old input
 
@@ -404,17 +292,15 @@ class AudioEngine:
         ctl = {k: pyo.SigTo(float(v), time=0.05, init=float(v)) for k, v in values.items()}
         seed = (self.seed * 1_000_003 + zlib.crc32(key.encode())) % 2_147_483_647
         try:
-            sound, objs = self._build(
-                patch, lambda: module.build(types.MappingProxyType(ctl), seed)
-            )
+            sound, objs = self._build(patch, module.build, types.MappingProxyType(ctl), seed)
         except PatchError:
-            _release(list(ctl.values()))
+            release(list(ctl.values()))
             ctl.clear()  # the traceback keeps this frame: let the SigTos go
             raise
         level = old.sent["gain"][0] if old else 1.0
         gain = pyo.SigTo(level, time=XFADE, init=0.0 if self._playing() else level)
         out = pyo.Mix(sound, voices=self.nchnls, mul=gain)
-        voice = _Voice(patch, ctl, gain, objs, out, _Tap(out, self.frame_samples, self.nchnls))
+        voice = _Voice(patch, ctl, gain, objs, out, Tap(out, self.frame_samples, self.nchnls))
         self._adopt(start, self._voices_end)
         voice.sent = {k: (float(v), 0.05) for k, v in values.items()}
         voice.sent["gain"] = (level, XFADE)
@@ -511,7 +397,7 @@ class AudioEngine:
                 self._master_controls[k] = pyo.SigTo(float(v), time=0.05, init=float(v))
                 self._master_sent[k] = (float(v), 0.05)
         ctl = types.MappingProxyType(self._master_controls)
-        sound, objs = self._build(name, lambda: module.build(self._bus, ctl))
+        sound, objs = self._build(name, module.build, self._bus, ctl)
         out = pyo.Mix(sound, voices=self.nchnls)
         if hasattr(self, "_master_end"):
             self._adopt(start, self._master_end)
@@ -570,7 +456,7 @@ class AudioEngine:
                 except PatchError as exc:
                     log.error("audio: voice %s lost: %s", key, exc)
         for objs, _ in self._masters:
-            _release(objs)
+            release(objs)
         self._masters.clear()
         self._master_out = self._make_master(self.master_patch)
         self._output(self._master_out)
@@ -628,7 +514,7 @@ class AudioEngine:
         self._voices.clear()
         self._retiring.clear()
         for objs, _ in self._masters:
-            _release(objs)
+            release(objs)
         self._masters.clear()
         if "_tap" in self.__dict__:
             self._tap.close()

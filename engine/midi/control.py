@@ -11,7 +11,8 @@ import mido
 
 from engine.commands import COMMAND_PATHS
 from engine.events import Event
-from engine.midi.bindings import BindingMap, load_bindings
+from engine.midi.binding_files import load_bindings
+from engine.midi.bindings import BindingMap
 from engine.midi.files import MidiFilePlayer
 
 

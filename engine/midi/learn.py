@@ -26,7 +26,8 @@ from typing import Any
 
 import mido
 
-from engine.midi.bindings import Binding, parse_bindings, split_command
+from engine.midi.binding_files import parse_bindings
+from engine.midi.bindings import Binding, split_command
 from engine.params import ParamSpace
 
 

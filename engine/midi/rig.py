@@ -19,7 +19,8 @@ from pathlib import Path
 import mido
 
 from engine.events import Event
-from engine.midi.bindings import BindingMap, controller_path, load_bindings
+from engine.midi.binding_files import controller_path, load_bindings
+from engine.midi.bindings import BindingMap
 from engine.midi.clock import ClockIn, ClockOut
 from engine.midi.control import apply_midi
 from engine.midi.feedback import feedback_changes, feedback_messages, load_map

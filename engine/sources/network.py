@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,13 +21,9 @@ import numpy as np
 
 from engine.events import Event, EventQueue
 from engine.sources.osc import Endpoint, OscReceiver
-from engine.sources.profiles import (
-    DEFAULT_POLICIES,
-    SignalPolicy,
-    SignalUpdate,
-    Translator,
-    load_profile,
-)
+from engine.sources.profile_files import load_profile
+from engine.sources.profiles import DEFAULT_POLICIES, SignalPolicy, SignalUpdate
+from engine.sources.translator import Translator
 
 log = logging.getLogger("oneiric.inputs")
 RATE_CHECK_S = 3.0  # seconds of a stream before its rate is judged
@@ -196,6 +193,8 @@ class Inputs:
         self._all: list[_Route] = []
         self.tap: Callable[[Event], None] | None = None  # sees every event routed (the log)
         self.open = open_ports  # False: no sockets, events come from a session log (a replay)
+        # what arrivals are stamped with: the live runner sets its clock's now (show seconds)
+        self.clock: Callable[[], float] = time.perf_counter
 
     def add_group(
         self,
@@ -216,10 +215,13 @@ class Inputs:
                 continue
             rx = self._receivers.get(endpoint)
             if rx is None:
-                rx = OscReceiver(endpoint, self.queue.push, allow=allow)
+                rx = OscReceiver(endpoint, self.queue.push, allow=allow, now=self._now)
                 self._receivers[endpoint] = rx
                 self._receivers[rx.endpoint] = rx
             self._routes.setdefault(rx.endpoint, []).append(route)
+
+    def _now(self) -> float:
+        return self.clock()
 
     @property
     def endpoints(self) -> list[Endpoint]:

@@ -80,8 +80,10 @@ class OscReceiver:
         *,
         allow: set[str] | None = None,
         buffer_bytes: int = 4 << 20,
+        now: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.sink = sink
+        self.now = now  # stamps arrivals: the show's clock (Event.time is show seconds)
         self.allow = allow
         self.received = 0
         self.accepted = 0
@@ -118,7 +120,7 @@ class OscReceiver:
                 continue
             except OSError:
                 break  # closed
-            arrived = time.perf_counter()
+            arrived = self.now()
             self.received += 1
             if self.allow is not None and host not in self.allow:
                 self._drop("sender not allowed", host)

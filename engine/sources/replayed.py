@@ -2,10 +2,10 @@
 
 A live show's OSC dreamers are fed by messages and its LSL and BrainFlow dreamers by
 reads of an outside stream; neither can be asked again. The session log keeps both
-(engine.record), and a replay builds its show with `RecordedInputs`: the OSC groups
-listen on no socket (the log's messages are routed as they were, to the same ports'
-routes), and each pulled source becomes a `ReplayedSource` whose nth read returns what
-the live source's nth read returned.
+(engine.record writes it, engine.sessions reads it), and a replay builds its show with
+`RecordedInputs`: the OSC groups listen on no socket (the log's messages are routed as
+they were, to the same ports' routes), and each pulled source becomes a `ReplayedSource`
+whose nth read returns what the live source's nth read returned.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from pathlib import Path
 import moderngl
 import numpy as np
 
+from engine.visuals.dialect_base import DrawFrame
 from engine.visuals.dialects import SHADER_EXTENSIONS, date_of, detect, load_layer
 from engine.visuals.fields import DATA_TEXELS, FIELDS
 from engine.visuals.isf_program import IsfProgram
@@ -200,18 +201,8 @@ def _render_foreign(
         for f in range(max(1, frames)):
             sound = test_sound(f)
             t0 = time.perf_counter()
-            prog.render(
-                stack.fbo,
-                0,
-                stack.size,
-                time=f / FPS,
-                dt=1 / FPS,
-                frame=f,
-                values={},
-                dreamer_row=row,
-                audio=sound,
-                date=date,
-            )
+            at = DrawFrame(f / FPS, 1 / FPS, f, sound, date)
+            prog.render(stack.fbo, 0, stack.size, at, values={}, dreamer_row=row)
             ctx.finish()
             times.append((time.perf_counter() - t0) * 1000)
         doc = prog.doc if isinstance(prog, IsfProgram) else None

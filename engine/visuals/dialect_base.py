@@ -15,6 +15,7 @@ import struct
 import subprocess
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import moderngl
@@ -37,6 +38,17 @@ void main() {
 
 # the dreamer's features as uniforms: `oneiric_alpha`, `oneiric_breath`, ... (layers.FIELD_NAMES)
 ONEIRIC_UNIFORMS = "uniform float " + ", ".join(f"oneiric_{n}" for n in FIELD_NAMES) + ";\n"
+
+
+@dataclass(frozen=True, slots=True)
+class DrawFrame:
+    """What a frame's shaders are drawn with: layers, effects and their foreign dialects."""
+
+    time: float  # seconds (a layer's: its dreamer's own time)
+    dt: float
+    frame: int
+    audio: np.ndarray | None  # mono samples the shader hears (ISF audio, iChannel sound)
+    date: tuple[float, float, float, float]  # year, month, day, seconds into the day
 
 
 def geometry(varyings: Sequence[tuple[str, str]]) -> str:

@@ -26,7 +26,7 @@ import moderngl
 import numpy as np
 
 from engine.params import ParamSpec
-from engine.visuals.dialect_base import strip_comments
+from engine.visuals.dialect_base import DrawFrame, strip_comments
 from engine.visuals.fields import DATA_TEXELS
 from engine.visuals.isf import HEADER
 from engine.visuals.isf import parse as parse_isf
@@ -53,14 +53,10 @@ class LayerProgram(Protocol):
         target: moderngl.Framebuffer,
         layer: int,
         size: tuple[int, int],
+        at: DrawFrame,
         *,
-        time: float,
-        dt: float,
-        frame: int,
         values: Mapping[str, float | tuple[float, ...]],
         dreamer_row: np.ndarray,
-        audio: np.ndarray | None,
-        date: tuple[float, float, float, float],
         fade: float = 1.0,  # < 1: blended over the layer (a crossfade from the old shader)
     ) -> None: ...
 
@@ -141,19 +137,9 @@ def warm_layer(
     fbo = ctx.framebuffer(color_attachments=[tex])
     try:
         for fade in (1.0, 0.5):  # llvmpipe builds the blended draw (a crossfade) apart
-            prog.render(
-                fbo,
-                0,
-                size,
-                time=0.0,
-                dt=0.0,
-                frame=0,
-                values={},
-                dreamer_row=np.zeros(DATA_TEXELS * 4, np.float32),
-                audio=np.zeros(64, np.float32),
-                date=date_of(_dt.datetime(2000, 1, 1)),
-                fade=fade,
-            )
+            at = DrawFrame(0.0, 0.0, 0, np.zeros(64, np.float32), date_of(_dt.datetime(2000, 1, 1)))
+            row = np.zeros(DATA_TEXELS * 4, np.float32)
+            prog.render(fbo, 0, size, at, values={}, dreamer_row=row, fade=fade)
         ctx.finish()
     finally:
         fbo.release()

@@ -16,7 +16,7 @@ A show's chains, and the images they read, are `show_effects.ShowEffects`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import moderngl
@@ -27,6 +27,7 @@ from engine.fx_spec import FxSpec
 from engine.params import ParamSpace, ParamSpec
 from engine.visuals.dialect_base import (
     VERTEX,
+    DrawFrame,
     compile_layered,
     draw,
     set_uniform,
@@ -109,17 +110,6 @@ def find_effect(name: str, shader_dir: Path = SHADER_DIR) -> Path:
 def available_effects(shader_dir: Path = SHADER_DIR) -> list[str]:
     folder = shader_dir / FX_DIR_NAME
     return sorted(p.stem for p in folder.glob("*.fs")) if folder.is_dir() else []
-
-
-@dataclass(frozen=True, slots=True)
-class Frame:
-    """What every effect of a frame is drawn with."""
-
-    time: float
-    dt: float
-    frame: int
-    audio: np.ndarray | None
-    date: tuple[float, float, float, float]
 
 
 class Effect:
@@ -220,7 +210,7 @@ class EffectChain:
 
     def render(
         self,
-        frame: Frame,
+        frame: DrawFrame,
         target: moderngl.Framebuffer,
         layer: int,
         *,
@@ -256,17 +246,7 @@ class EffectChain:
                 for v in [self.params.get_vec(f"{effect.base}{spec.path}")]
             }
             prog.render(
-                self._fbos[nxt],
-                0,
-                self.size,
-                time=frame.time,
-                dt=frame.dt,
-                frame=frame.frame,
-                values=values,
-                dreamer_row=row,
-                audio=frame.audio,
-                date=frame.date,
-                fade=amount,
+                self._fbos[nxt], 0, self.size, frame, values=values, dreamer_row=row, fade=amount
             )
             for rel in prog.events:
                 self.params.set(f"{effect.base}{rel}", 0, jump=True)

@@ -21,6 +21,7 @@ import numpy as np
 from engine.params import ParamError
 from engine.visuals.dialect_base import (
     VERTEX,
+    DrawFrame,
     PingPong,
     compile_layered,
     draw,
@@ -159,16 +160,13 @@ class IsfProgram:
         target: moderngl.Framebuffer,
         layer: int,
         size: tuple[int, int],
+        at: DrawFrame,
         *,
-        time: float,
-        dt: float,
-        frame: int,
         values: Mapping[str, float | tuple[float, ...]],
         dreamer_row: np.ndarray,
-        audio: np.ndarray | None,
-        date: tuple[float, float, float, float],
         fade: float = 1.0,
     ) -> None:
+        time, dt, frame, audio, date = at.time, at.dt, at.frame, at.audio, at.date
         w, h = max(1, int(size[0])), max(1, int(size[1]))
         fade = min(1.0, max(0.0, float(fade)))
         env: dict[str, float] = {"WIDTH": float(w), "HEIGHT": float(h)}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import IntEnum
 
 import moderngl
 import numpy as np
 
 from engine.folders import SHADER_DIR
+from engine.params import ParamSpec
 from engine.visuals.shaders import compile_program, lib
 
 MERGE_PATH = SHADER_DIR / "merge.frag"
@@ -28,6 +30,41 @@ class Blend(IntEnum):
 
 BLEND_NAMES = tuple(m.name.lower() for m in Blend)
 
+# The merge's params. Those with a `uniform` reach merge.frag by that name, declared from
+# these specs where the shader says `// @params` (the one route from a param to the pass).
+MERGE_PARAMS = (
+    ParamSpec("/merge/mode", BLEND_NAMES.index("dream"), kind="enum", choices=BLEND_NAMES),
+    ParamSpec("/merge/resonance", 0.3, smooth=0.3, doc="how much the layers fuse"),
+    ParamSpec("/merge/follow", 0.0, smooth=0.5, doc="fuse as much as the group is in sync"),
+    ParamSpec(
+        "/merge/fuse",
+        0.3,
+        access="r",
+        uniform="u_resonance",
+        doc="the fusion drawn: /merge/resonance moved toward the group's by /merge/follow",
+    ),
+    ParamSpec(
+        "/merge/chaos", 0.0, smooth=0.05, uniform="u_chaos", doc="the malfunction: layers tear"
+    ),
+    ParamSpec("/merge/state", 0.5, smooth=0.5, doc="weight dreamers by sleep depth"),
+    ParamSpec(
+        "/merge/exposure",
+        2.0,
+        0.0,
+        8.0,
+        smooth=0.2,
+        uniform="u_exposure",
+        doc="gain on the dream layers' exposure (1 = as is)",
+    ),
+)
+UNIFORM_PARAMS = tuple(spec for spec in MERGE_PARAMS if spec.uniform)
+_MARKER = "// @params\n"
+
+
+def glsl_uniforms() -> str:
+    """The declarations of the merge's param uniforms (merge.frag includes them)."""
+    return "".join(f"uniform float {s.uniform};  // {s.path}: {s.doc}\n" for s in UNIFORM_PARAMS)
+
 
 def slot_table(weights: object, modes: object, homes: object) -> np.ndarray:
     """Pack per-slot merge inputs (slot i is layer i) into the (n, 4) float32 rows
@@ -44,7 +81,10 @@ class Merge:
     def __init__(self, ctx: moderngl.Context, size: tuple[int, int]) -> None:
         self.ctx = ctx
         self.size = size
-        self._source = MERGE_PATH.read_text().partition("\n")
+        text = MERGE_PATH.read_text()
+        line = text[: text.index(_MARKER)].count("\n") + 1  # the marker's line, from 1
+        text = text.replace(_MARKER, f"{glsl_uniforms()}#line {line + 1}\n")
+        self._source = text.partition("\n")
         # as many slots as one uniform block holds (16 bytes a slot)
         self.max_slots = int(ctx.info["GL_MAX_UNIFORM_BLOCK_SIZE"]) // 16
         self.slots = ctx.buffer(reserve=self.max_slots * 16)
@@ -89,14 +129,13 @@ class Merge:
         self,
         layers: moderngl.TextureArray,
         slots: np.ndarray,
+        values: Mapping[str, float],
         *,
-        resonance: float,
-        chaos: float,
         time: float,
-        exposure: float = 1.0,
         flip: bool = True,
     ) -> None:
-        """Blend `slots` (see :func:`slot_table`; slot i is layer i) into the output.
+        """Blend `slots` (see :func:`slot_table`; slot i is layer i) into the output, with
+        `values` of the merge's uniform params by path (a missing one is its default).
 
         flip=True writes the image top row first, so a readback is already in
         video order (files, tests); a window wants flip=False.
@@ -111,24 +150,23 @@ class Merge:
         modes = np.unique(slots[:, 1]) if n else np.zeros(1)
         mode = int(modes[0]) if len(modes) == 1 else -1
         exact = (layers.width, layers.height) == self.size
-        chaotic, masks = chaos > 0.0, resonance < 1.0
+        given = {s.uniform: float(values.get(s.path, s.default)) for s in UNIFORM_PARAMS}  # type: ignore[arg-type]
+        chaotic, masks = given["u_chaos"] > 0.0, given["u_resonance"] < 1.0
         unroll = exact and not (chaotic or masks) and n >= UNROLL_FROM
         prog, vao = self.variant(chaotic, masks, mode, exact, unroll)
         if exact:
             layers.use(EXACT_UNIT)
             self.nearest.use(EXACT_UNIT)
-        values: dict[str, object] = {
+        uniforms: dict[str, object] = {
+            **given,
             "u_layers": 0,
             "u_exact": EXACT_UNIT,
             "u_count": n,
-            "u_resonance": float(resonance),
-            "u_chaos": float(chaos),
-            "u_exposure": float(exposure),
             "u_time": float(time),
             "u_resolution": self.size,
             "u_flip": flip,
         }
-        for name, value in values.items():
+        for name, value in uniforms.items():
             if name in prog:
                 prog[name].value = value  # type: ignore[union-attr]
         self.fbo.use()

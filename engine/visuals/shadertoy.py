@@ -41,6 +41,7 @@ import numpy as np
 from engine.params import ParamError, ParamSpec
 from engine.visuals.dialect_base import (
     ONEIRIC_UNIFORMS,
+    DrawFrame,
     PingPong,
     assemble,
     black_texture,
@@ -292,16 +293,13 @@ class ShadertoyProgram:
         target: moderngl.Framebuffer,
         layer: int,
         size: tuple[int, int],
+        at: DrawFrame,
         *,
-        time: float,
-        dt: float,
-        frame: int,
         values: Mapping[str, float | tuple[float, ...]],
         dreamer_row: np.ndarray,
-        audio: np.ndarray | None,
-        date: tuple[float, float, float, float],
         fade: float = 1.0,
     ) -> None:
+        time, dt, frame, audio, date = at.time, at.dt, at.frame, at.audio, at.date
         w, h = max(1, int(size[0])), max(1, int(size[1]))
         try:
             mx, my = MOUSE.coerce(values.get(MOUSE.path, MOUSE.default))

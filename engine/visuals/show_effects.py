@@ -18,8 +18,8 @@ import numpy as np
 from engine.folders import SHADER_DIR
 from engine.fx_spec import FxSpec, is_named_source
 from engine.params import ParamSpace
-from engine.visuals.dialect_base import image_texture, load_image
-from engine.visuals.effects import Copier, EffectChain, EffectError, Frame
+from engine.visuals.dialect_base import DrawFrame, image_texture, load_image
+from engine.visuals.effects import Copier, EffectChain, EffectError
 from engine.visuals.layers import LayerStack
 from engine.visuals.merge import Merge
 from engine.visuals.shaders import ShaderError
@@ -105,7 +105,7 @@ class ShowEffects:
     def _needs(self, source: str) -> bool:
         return any(source in e.images.values() for c in self.chains() for e in c.effects)
 
-    def apply_layers(self, layers: LayerStack, frame: Frame, rows: np.ndarray) -> None:
+    def apply_layers(self, layers: LayerStack, frame: DrawFrame, rows: np.ndarray) -> None:
         """Each dreamer's chain, over its layer in `layers` (a LayerStack). Layers other
         effects read are copied first, so each reads them as drawn, before effects."""
         if not self.layer_chains:
@@ -124,7 +124,7 @@ class ShowEffects:
                 image=self._images_for(layer),
             )
 
-    def apply_master(self, merge: Merge, frame: Frame) -> None:
+    def apply_master(self, merge: Merge, frame: DrawFrame) -> None:
         """The master chain over the merged frame (merge.fbo, top row first)."""
         self._keep_merge(merge)
         if self.master is not None:

@@ -175,7 +175,7 @@ def test_a_show_that_heard_jack_live_replays_to_the_frames_it_showed(jack, track
     audioFFT), though nothing plays into the port any more."""
     import hashlib
 
-    from engine import record
+    from engine import record, sessions
     from engine.live import Live
     from engine.render import load_set
     from engine.replay import replay
@@ -218,7 +218,7 @@ patch = "drone"
         writer.close()
         show.close()
     assert max(bass) > 0.8 and len(set(hashes)) > 50, "the kicks drove the frames"
-    session = record.load(log_path)
+    session = sessions.load(log_path)
     assert session.input_setup["readers"][-1]["audio_in"]["device"] == "jack"
     assert len(session.readings[-1]) == len(hashes)
     result = replay(log_path, None, audio=False, progress=False)

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.midi.bindings import Binding, BindingMap, load_bindings, pitch_unit
+from engine.midi.binding_files import load_bindings
+from engine.midi.bindings import Binding, BindingMap, pitch_unit
 from engine.midi.learn import Learner
 from engine.midi.stream import MidiParser
 from engine.params import ParamSpace, ParamSpec

@@ -10,7 +10,7 @@ import uuid
 import numpy as np
 import pytest
 
-from engine.features import band_powers
+from engine.features.dsp import band_powers
 
 
 def _need(module: str, what: str) -> None:

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from engine.sources.network import NetworkSource
-from engine.sources.profiles import ProfileError, SignalUpdate, load_profile
+from engine.sources.profile_files import load_profile
+from engine.sources.profiles import ProfileError, SignalUpdate
 
 RATES = {"eeg": 250.0, "ppg": 25.0, "ecg": 256.0, "resp": 32.0}
 

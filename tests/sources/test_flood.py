@@ -25,7 +25,7 @@ from pythonosc.osc_packet import OscPacket
 
 from engine.events import EventQueue
 from engine.sources.osc import Endpoint, OscReceiver
-from engine.sources.profiles import Translator
+from engine.sources.translator import Translator
 
 
 def _msg(address: str, *args: object) -> bytes:

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from engine.clock import FrameClock
-from engine.features import band_powers, heart_rate_ecg
+from engine.features.dsp import band_powers
+from engine.features.heart import heart_rate_ecg
 from engine.render import load_set
 from engine.send import packets
 from engine.show import Show

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from engine.dreamers import Dreamer
-from engine.features import band_powers, combine_bands
+from engine.features import combine_bands
+from engine.features.dsp import band_powers
 from engine.params import ParamSpace
 
 

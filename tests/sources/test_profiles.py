@@ -16,13 +16,9 @@ from pythonosc.udp_client import SimpleUDPClient
 
 from engine.events import Event, EventQueue
 from engine.sources.osc import Endpoint, OscReceiver
-from engine.sources.profiles import (
-    ProfileError,
-    SignalUpdate,
-    Translator,
-    available_profiles,
-    load_profile,
-)
+from engine.sources.profile_files import available_profiles, load_profile
+from engine.sources.profiles import ProfileError, SignalUpdate
+from engine.sources.translator import Translator
 
 ALL = ["mind-monitor", "openbci", "emotibit", "neurosity", "polar", "generic"]
 

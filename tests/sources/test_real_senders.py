@@ -22,7 +22,8 @@ from conftest import ROOT, headless_env
 from pythonosc.osc_message import OscMessage
 
 from engine.clock import RealtimeClock
-from engine.features import band_powers, heart_rate_ecg
+from engine.features.dsp import band_powers
+from engine.features.heart import heart_rate_ecg
 from engine.render import load_set
 from engine.send import packets
 from engine.show import Show

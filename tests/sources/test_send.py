@@ -10,10 +10,10 @@ import pytest
 from pythonosc.osc_message import OscMessage
 
 from engine.events import EventQueue
-from engine.features import band_powers
+from engine.features.dsp import band_powers
 from engine.send import add_parser, packets, run_cli, send
 from engine.sources.osc import Endpoint, OscReceiver
-from engine.sources.profiles import Translator
+from engine.sources.translator import Translator
 
 SPEED = 4.0
 

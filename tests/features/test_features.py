@@ -11,7 +11,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import signal
 
-from engine import features as F
 from engine.features import (
     BANDS,
     FeatureSet,
@@ -20,6 +19,7 @@ from engine.features import (
     beat_pulse,
     breath,
     compute_features,
+    dsp,
     heart_rate_ecg,
     heart_rate_ppg,
     resonance,
@@ -89,10 +89,10 @@ def test_welch_bands_and_filter_match_scipy() -> None:
     for nperseg in (512, 257, 1024):
         f, psd = signal.welch(x, fs=256, nperseg=nperseg)
         ref = [psd[(f >= lo) & (f < hi)].sum() for lo, hi in BANDS.values()]
-        np.testing.assert_allclose(F.welch_bands(x, 256, nperseg), ref, rtol=1e-10)
+        np.testing.assert_allclose(dsp.welch_bands(x, 256, nperseg), ref, rtol=1e-10)
     y = rng.standard_normal(3000).cumsum()
     sos = signal.butter(3, [8, 20], btype="bandpass", fs=250, output="sos")
-    filtered = F._filter(y, 250, 8, 20, order=3)
+    filtered = dsp.filtered(y, 250, 8, 20, order=3)
     assert filtered is not None
     np.testing.assert_allclose(filtered, signal.sosfiltfilt(sos, y), rtol=1e-9, atol=1e-9)
 

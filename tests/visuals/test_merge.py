@@ -58,7 +58,8 @@ def run_merge(gl, layers_u8, table, resonance: float, chaos=0.0, t=0.0, exposure
     tex.write(np.ascontiguousarray(rgba))
     merge = Merge(gl, (w, h))
     try:
-        merge.render(tex, table, resonance=resonance, chaos=chaos, time=t, exposure=exposure)
+        values = {"/merge/fuse": resonance, "/merge/chaos": chaos, "/merge/exposure": exposure}
+        merge.render(tex, table, values, time=t)
         return merge.read().copy()
     finally:
         merge.release()
@@ -135,7 +136,7 @@ def test_smaller_layers_are_filtered_up_to_the_output(gl):
     tex.write(np.concatenate([small, np.full((n, h, w, 1), 255, np.uint8)], axis=-1).tobytes())
     merge = Merge(gl, (2 * w, 2 * h))
     try:
-        merge.render(tex, table, resonance=0.3, chaos=0.0, time=0.0)
+        merge.render(tex, table, {"/merge/fuse": 0.3, "/merge/exposure": 1.0}, time=0.0)
         got = merge.read().astype(np.float64)
     finally:
         merge.release()
@@ -143,3 +144,22 @@ def test_smaller_layers_are_filtered_up_to_the_output(gl):
     big = np.broadcast_to(colours, (n, 2 * h, 2 * w, 3)) / 255.0
     want = reference(big, table, 0.3) * 255.0
     assert np.abs(got - want).max() <= 2.0
+
+
+def test_the_merge_uniforms_are_declared_from_the_param_specs(gl):
+    """One route from a param to the pass: merge.frag declares none of the params'
+    uniforms itself; each comes from its spec, and the compiled pass has them all."""
+    from engine.visuals.merge import MERGE_PATH, UNIFORM_PARAMS, glsl_uniforms
+
+    source = MERGE_PATH.read_text()
+    assert "// @params" in source
+    assert {s.uniform for s in UNIFORM_PARAMS} == {"u_resonance", "u_chaos", "u_exposure"}
+    for spec in UNIFORM_PARAMS:
+        assert f"uniform float {spec.uniform};" not in source
+        assert f"uniform float {spec.uniform};" in glsl_uniforms()
+    merge = Merge(gl, (32, 18))
+    try:
+        prog, _ = merge.variant(chaos=True, masks=True, mode=-1)
+        assert all(spec.uniform in prog for spec in UNIFORM_PARAMS)
+    finally:
+        merge.release()

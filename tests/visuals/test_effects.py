@@ -4,10 +4,9 @@ params, other image inputs, sets naming them, and hot reload keeping the last go
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
+from conftest import scratch_folders
 
 from engine.clock import Tick
 from engine.fx_spec import FxSpec, parse_fx
@@ -15,14 +14,14 @@ from engine.params import ParamSpace
 from engine.render import load_set
 from engine.sets import SetError
 from engine.show import Folders, Show
-from engine.visuals.dialect_base import image_texture
-from engine.visuals.effects import EffectChain, Frame, find_effect
+from engine.visuals.dialect_base import DrawFrame, image_texture
+from engine.visuals.effects import EffectChain, find_effect
 from engine.visuals.shaders import SHADER_DIR, ShaderError
 from engine.visuals.testcard import load_test_card
 
 CARD = load_test_card()[..., :3].astype(np.float64)  # (180, 320, 3), top row first
 SIZE = (CARD.shape[1], CARD.shape[0])
-FRAME = Frame(1.0, 1 / 30, 1, None, (2026.0, 1.0, 1.0, 0.0))
+FRAME = DrawFrame(1.0, 1 / 30, 1, None, (2026.0, 1.0, 1.0, 0.0))
 LEVELS = 2.0  # how far (of 255) the GPU may be from the model
 
 
@@ -47,7 +46,7 @@ def run_chain(gl, card, specs, values=None, frames=1):
         drawn = True
         fbo.clear(0.0, 0.0, 0.0, 1.0)
         for i in range(frames):
-            drawn = chain.render(Frame(i / 30, 1 / 30, i, None, FRAME.date), fbo, 0, src=card)
+            drawn = chain.render(DrawFrame(i / 30, 1 / 30, i, None, FRAME.date), fbo, 0, src=card)
         img = np.frombuffer(fbo.read(components=3), np.uint8).reshape(SIZE[1], SIZE[0], 3)
         return img[::-1].astype(np.float64), drawn, params
     finally:
@@ -329,15 +328,9 @@ def test_a_replay_shows_the_effects_as_they_were_edited_live(gl, tmp_path):
     from engine.live import Live
     from engine.replay import replay
 
-    root = Path(__file__).resolve().parents[1]
-    folders = Folders(tmp_path / "shaders", tmp_path / "patches", tmp_path / "mappings")
-    (folders.shaders / "fx").mkdir(parents=True)
-    folders.patches.mkdir()
-    folders.mappings.mkdir()
-    (folders.shaders / "tide.glsl").write_text((SHADER_DIR / "tide.glsl").read_text())
-    for name in ("drone", "master"):
-        (folders.patches / f"{name}.py").write_text((root / "patches" / f"{name}.py").read_text())
-    (folders.shaders / "fx" / "blur.fs").write_text((SHADER_DIR / "fx" / "blur.fs").read_text())
+    folders = scratch_folders(
+        tmp_path, "shaders/tide.glsl", "shaders/fx/blur.fs", "patches/drone.py", "patches/master.py"
+    )
     fx = folders.shaders / "fx" / "tint.fs"
     body = (
         '/*{"ISFVSN": "2", "INPUTS": [{"NAME": "inputImage", "TYPE": "image"}]}*/\n'

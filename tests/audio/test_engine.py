@@ -9,14 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.audio.engine import (
-    PATCH_DIR,
-    AudioEngine,
-    AudioError,
-    PatchError,
-    available_patches,
-    frame_blocks,
-)
+from engine.audio.engine import AudioEngine, AudioError, frame_blocks
+from engine.audio.graph import PatchError, available_patches
+from engine.folders import PATCH_DIR
 
 SR, FPS, N = 48000, 30, 1600
 F0 = 375.0  # 128 samples a period; pyo's sine table (512 points) steps are exact
@@ -340,3 +335,23 @@ def test_realtime_without_a_device_is_an_error_not_a_crash() -> None:
         pytest.skip("this machine has a sound device")
     with pytest.raises(AudioError, match="no audio output device"):
         AudioEngine(mode="realtime")
+
+
+def test_the_engine_leaves_pyo_as_it_found_it() -> None:
+    """Tracking what a patch builds must not hook pyo for the whole process (it once
+    replaced pyo.PyoObjectBase.__init__ for every pyo user in it)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os; os.environ['PYO_GUI_WX'] = '0'\n"
+        "import pyo; init = pyo.PyoObjectBase.__init__\n"
+        "from engine.audio.engine import AudioEngine\n"
+        "e = AudioEngine(sr=48000, fps=30); e.add_voice('a', 'pulse'); e.process_frame()\n"
+        "assert pyo.PyoObjectBase.__init__ is init, 'pyo was patched'\n"
+        "import gc, sys; assert gc.isenabled() and sys.getprofile() is None\n"
+        "e.close(); print('clean')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-1500:]
+    assert "clean" in out.stdout

@@ -17,20 +17,22 @@ import numpy as np
 import pytest
 
 from engine.visuals.overlay import (
-    ADV,
     BAR,
     BAR_H,
     ERROR,
-    GLYPH_H,
-    GLYPHS,
     LINE,
-    LINES_PER_ERROR,
     MARGIN,
     PAD,
     STATUS,
     WEIGHT,
     Overlay,
     OverlayState,
+)
+from engine.visuals.text import (
+    ADV,
+    GLYPH_H,
+    GLYPHS,
+    LINES_PER_ERROR,
     error_lines,
     font_atlas,
     to_ascii,
@@ -38,7 +40,7 @@ from engine.visuals.overlay import (
 )
 
 HD = (1280, 720)
-OUT = Path(__file__).resolve().parents[1] / "out"
+OUT = Path(__file__).resolve().parents[2] / "out"
 ERRORS = (
     "shaders/ember.glsl:3: syntax error, unexpected IDENTIFIER, expecting ',' or ';'",
     "patches/drone.py:41: NameError: name 'Sine' is not defined",

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from engine.visuals.check import check, format_results, write_sheet
-from engine.visuals.dialect_base import decode_png
+from engine.visuals.dialect_base import DrawFrame, decode_png
 from engine.visuals.dialects import load_layer
 from engine.visuals.isf import split_header
 from engine.visuals.isf_lenient import fix
@@ -23,8 +23,8 @@ from engine.visuals.layers import LayerStack
 from engine.visuals.sheet import BACKGROUND, GAP, LABEL, STATUS_COLOURS, TILE, tile_origin
 from engine.visuals.testcard import TEST_CARD, load_test_card, make_test_card
 
-FIXTURES = Path(__file__).parent / "visuals" / "isf"
-ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).parent / "isf"
+ROOT = Path(__file__).resolve().parents[2]
 SIZE = (160, 90)
 
 
@@ -33,17 +33,10 @@ def render(gl, prog, values=None, size=SIZE, audio=None) -> np.ndarray:
     prog.reset()
     stack = LayerStack(gl, size, 1)
     try:
+        sound = np.zeros(1600, np.float32) if audio is None else audio
+        at = DrawFrame(1.0, 1 / 30, 3, sound, (2026.0, 1.0, 1.0, 0.0))
         prog.render(
-            stack.fbo,
-            0,
-            size,
-            time=1.0,
-            dt=1 / 30,
-            frame=3,
-            values=values or {},
-            dreamer_row=np.zeros(32, np.float32),
-            audio=np.zeros(1600, np.float32) if audio is None else audio,
-            date=(2026.0, 1.0, 1.0, 0.0),
+            stack.fbo, 0, size, at, values=values or {}, dreamer_row=np.zeros(32, np.float32)
         )
         return stack.read_layer(0)[..., :3].astype(np.float64)
     finally:

@@ -23,7 +23,7 @@ import pytest
 from engine.folders import SHADER_DIR
 from engine.params import ParamSpec
 from engine.visuals.check import check, format_results, shader_files
-from engine.visuals.dialect_base import decode_png, ffmpeg_image
+from engine.visuals.dialect_base import DrawFrame, decode_png, ffmpeg_image
 from engine.visuals.dialects import detect, load_layer
 from engine.visuals.fields import DATA_TEXELS, FIELDS
 from engine.visuals.isf import parse, split_header
@@ -80,18 +80,9 @@ def draw(
         for i in range(start, start + frames):
             vals = per_frame(i) if per_frame else (values or {})
             sound = audio(i) if callable(audio) else audio
-            prog.render(
-                stack.fbo,
-                1,
-                size,
-                time=2.0 + i / FPS,
-                dt=1 / FPS,
-                frame=i,
-                values=vals,
-                dreamer_row=row() if dreamer is None else dreamer,
-                audio=sound,
-                date=DATE,
-            )
+            at = DrawFrame(2.0 + i / FPS, 1 / FPS, i, sound, DATE)
+            dreamer_row = row() if dreamer is None else dreamer
+            prog.render(stack.fbo, 1, size, at, values=vals, dreamer_row=dreamer_row)
             if every or i == start + frames - 1:
                 images.append(stack.read_layer(1)[..., :3].astype(np.float64))
         assert stack.read_layer(0).max() == 0, "drew outside its layer"
@@ -590,10 +581,8 @@ def test_fade_blends_over_what_the_layer_holds(gl, tmp_path):
     stack = LayerStack(gl, SIZE, 1)
     try:
         for prog, fade in zip(progs, (1.0, 0.25, 0.5), strict=True):
-            prog.render(
-                stack.fbo, 0, SIZE, time=1.0, dt=0.1, frame=3, values={},
-                dreamer_row=row(), audio=None, date=DATE, fade=fade,
-            )  # fmt: skip
+            at = DrawFrame(1.0, 0.1, 3, None, DATE)
+            prog.render(stack.fbo, 0, SIZE, at, values={}, dreamer_row=row(), fade=fade)
         pixel = stack.read_layer(0)[40, 80, :3].astype(float)
     finally:
         stack.release()
