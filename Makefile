@@ -14,7 +14,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 APT_PACKAGES := libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 xvfb liblo-tools
 # installed without their recommends (jackd2's: qjackctl and a desktop's worth of Qt;
 # libasound2-plugins': PulseAudio; chromium's: a desktop's fonts and helpers)
-APT_BARE := jackd2 libasound2-plugins chromium
+APT_BARE := jackd2 libasound2-plugins libportaudio2 chromium
 SET ?= presets/sets/demo.toml
 OUT ?= out/demo.mp4
 
@@ -69,6 +69,7 @@ bench: $(STAMP) system
 	$(BIN)/python bench/bench_effects.py
 	$(BIN)/python bench/bench_outputs.py
 	$(BIN)/python bench/bench_oscquery.py
+	$(BIN)/python bench/bench_audio_in.py
 
 clean:
 	rm -rf out .pytest_cache .mypy_cache .ruff_cache

@@ -134,6 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="where OSC dreamers' apps send (e.g. 0.0.0.0:5000 for phones on the LAN)",
     )
     lv.add_argument(
+        "--audio-in",
+        metavar="DEVICE|FILE",
+        help="listen to the music: default (PortAudio's input), jack, jack:PORT, or a sound "
+        "file; /audio/in/* follow it (instead of the set's [audio_in])",
+    )
+    lv.add_argument(
         "--controls",
         action="append",
         default=[],
@@ -201,6 +207,16 @@ def cmd_live(args: argparse.Namespace) -> int:
     from engine.window import Window, WindowUnavailable, display_available
 
     spec = load_set(args.set)
+    if args.audio_in:
+        import dataclasses
+
+        from engine.listen_spec import AudioInSpecError, parse_device
+
+        try:
+            spec = dataclasses.replace(spec, audio_in=parse_device(args.audio_in))
+        except AudioInSpecError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     window = None
     if not args.headless and display_available():
         try:
@@ -233,6 +249,8 @@ def cmd_live(args: argparse.Namespace) -> int:
         print(f"notice: {show.audio_notice}", file=sys.stderr)
     elif show.audio is not None:
         print(f"sound: {show.audio.driver} at {show.audio.sr} Hz", file=sys.stderr)
+    if show.listen is not None:
+        print(f"{show.listen.notice or 'audio in: ' + show.listen.source}", file=sys.stderr)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

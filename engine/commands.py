@@ -94,7 +94,7 @@ def _midi_learn(target: Target, args: Sequence[object]) -> None:
 def _tempo_tap(target: Target, args: Sequence[object]) -> None:
     if target.tempo is None:
         raise KeyError("/tempo/tap taps a live show's tempo")
-    target.tempo.tap(target.show, time.perf_counter())
+    target.tempo.tap(time.perf_counter())
 
 
 _warned: set[str] = set()

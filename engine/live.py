@@ -27,7 +27,6 @@ from engine.clock import Clock, RealtimeClock, Tick
 from engine.commands import COMMAND_ERRORS
 from engine.control import ControlMap
 from engine.events import Event, EventQueue
-from engine.midi.clock import TEMPO_SOURCES, Link, TapTempo
 from engine.midi.rig import MidiRig
 from engine.midi.timecode import TimecodeFollower
 from engine.params import ParamSpec
@@ -89,38 +88,6 @@ class LiveError:
         return f"{where}: {self.message}"
 
 
-class TempoSources:
-    """Taps and Ableton Link as tempo sources (MIDI clock is the controller's)."""
-
-    def __init__(self) -> None:
-        self.taps = TapTempo()
-        self.link: Link | None = None
-        self.link_error = ""
-
-    def tap(self, show: Show, now: float) -> None:
-        self.taps.tap(now)
-        show.params.set("/tempo/source", "tap")
-
-    def step(self, show: Show, now: float) -> None:
-        params = show.params
-        source = TEMPO_SOURCES[int(params.get("/tempo/source"))]
-        if source == "tap" and self.taps.bpm is not None:
-            params.set("/tempo/bpm", self.taps.bpm, jump=True)
-            phase = self.taps.phase_at(now)
-            if phase is not None:
-                params.set("/tempo/beat", phase, jump=True)
-        elif source == "link":
-            if self.link is None and not self.link_error:
-                try:
-                    self.link = Link(params.get("/tempo/bpm"))
-                except RuntimeError as exc:  # aalink is an optional extra
-                    self.link_error = str(exc)
-                    log.warning("Ableton Link: %s", exc)
-            if self.link is not None:
-                params.set("/tempo/bpm", self.link.bpm, jump=True)
-                params.set("/tempo/beat", self.link.phase, jump=True)
-
-
 class Live:
     def __init__(
         self,
@@ -144,7 +111,7 @@ class Live:
         self.ignored: Counter[str] = Counter()  # commands that named no param, by address
         self.controls: list[ControlMap] = []  # OSC addresses mapped onto params
         self.midi: MidiRig | None = None  # a controller, where there is MIDI
-        self.tempo = TempoSources()
+        self.tempo = show.tempo  # taps, Link and MIDI clock write through it
         self.stats = LiveStats()
         self.errors: deque[LiveError] = deque(maxlen=32)
         self.session = session
@@ -156,6 +123,8 @@ class Live:
         self.show.overlay = Overlay(show.ctx, show.size)  # made now: its first draw compiles
         self.overlay_visible = overlay
         self.notices: list[str] = [show.audio_notice] if show.audio_notice else []
+        if show.listen is not None and show.listen.notice:
+            self.notices.append(show.listen.notice)
         folders = show.folders
         self.watched = [folders.shaders, folders.patches, folders.mappings]
         self.watched.append(show.spec.path.resolve().parent)
@@ -348,7 +317,7 @@ class Live:
         self._reload_effects()
         for event in self.commands.drain():
             self._apply(event)
-        self.tempo.step(self.show, time.perf_counter())
+        self.tempo.follow(time.perf_counter())
         if self.midi is not None:
             for event in self.midi.step(self.show, tick.time, self._run_command):
                 if self.session is not None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from engine.fx_spec import FxSpec, parse_fx
+from engine.listen_spec import AudioInSpec, AudioInSpecError, parse_audio_in
 from engine.osc_out_spec import OscOutSpec, parse_osc_out
 from engine.output_spec import OutputSpec, parse_outputs
 from engine.smpte import TimecodeSpec, parse_timecode
@@ -93,6 +94,7 @@ class SetSpec:
     values: Mapping[str, object]  # initial param values by path (from [merge], [master], [group])
     cues: tuple[Cue, ...]
     master_fx: tuple[FxSpec, ...] = ()  # effects over the merged frame
+    audio_in: AudioInSpec | None = None  # what the rig listens to ([audio_in]), if anything
     osc_out: tuple[OscOutSpec, ...] = ()  # features and params sent to other software
     outputs: tuple[OutputSpec, ...] = ()  # [[outputs]]: the picture to other software
     timecode: TimecodeSpec | None = None  # [timecode]: the cue list follows it
@@ -390,6 +392,7 @@ def load(
             )
         ),
         master_fx=_fx(top, "master_fx"),
+        audio_in=_audio_in(top),
         osc_out=_osc_out(top),
         outputs=_parsed(top, "outputs", parse_outputs, ()),
         timecode=_parsed(top, "timecode", parse_timecode, None),
@@ -421,6 +424,13 @@ def _parsed(t: _Table, key: str, parse: Callable[[object, str], Any], default: A
         return parse(t.data[key], key)
     except ValueError as exc:
         raise SetError(t.path, "", str(exc)) from None
+
+
+def _audio_in(t: _Table) -> AudioInSpec | None:
+    try:
+        return parse_audio_in(t.get("audio_in", dict, None), t.path.resolve().parent)
+    except AudioInSpecError as exc:
+        raise SetError(t.path, exc.where, exc.message) from None
 
 
 def _known_mapping(mappings: set[str] | None) -> Callable[[str], str | None]:

@@ -21,6 +21,7 @@ import numpy as np
 from engine.audio.controls import ENGINE_DRIVEN, MASTER_DRIVEN, control_specs, own_controls
 from engine.audio.engine import AudioEngine, AudioError
 from engine.audio.graph import PatchError, load_patch
+from engine.audio.listen import Listener
 from engine.audio.remote import RemoteAudio
 from engine.cast import PREROLL, Cast
 from engine.clock import Tick
@@ -34,6 +35,7 @@ from engine.sets import Cue, SetError, SetSpec
 from engine.sources.network import Inputs
 from engine.sources.replayed import RecordedInputs
 from engine.sources.simulate import SimulatedDreamer
+from engine.tempo import Tempo
 from engine.visuals.dialect_base import DrawFrame
 from engine.visuals.dialects import date_of
 from engine.visuals.effects import EffectError
@@ -86,6 +88,10 @@ class Show:
         self.params = ParamSpace()
         for p in (*MERGE_PARAMS, *MASTER_PARAMS, *GROUP_PARAMS, *TEMPO_PARAMS):
             self.params.register(p)
+        self.tempo = Tempo(self.params)  # the one writer of /tempo/bpm and /tempo/beat
+        self.listen = Listener.of(
+            spec.audio_in, self.params, sr=spec.sample_rate, fps=self.fps, recorded=recorded
+        )
         self.cast = Cast(spec, self.params, listen=listen, recorded=recorded)
         self.dreamers = self.cast.dreamers
         self._cues = list(spec.cues)
@@ -184,11 +190,13 @@ class Show:
         return AudioEngine(mode="manual", **options)
 
     def tap_reads(self, tap: Callable[[int, int, dict[str, np.ndarray]], None]) -> None:
-        """Hand every read of a live stream (LSL, BrainFlow) to `tap` (see Cast)."""
+        """Hand every read of a live stream (LSL, BrainFlow, the audio input) to `tap`."""
         self.cast.tap_reads(tap)
+        if self.listen is not None:
+            self.listen.tap_reads(tap)
 
     def readers(self) -> dict[int, dict[str, object]]:
-        return self.cast.readers()
+        return {**self.cast.readers(), **(self.listen.reader() if self.listen else {})}
 
     @property
     def inputs(self) -> Inputs | None:
@@ -313,6 +321,8 @@ class Show:
     def step(self, tick: Tick) -> Frame:
         t, dt = tick.time, tick.dt
         self._now = t
+        heard = self.listen.step(tick) if self.listen is not None else None
+        self._last_mono = self._last_mono if heard is None else heard  # layers hear the input
         self.fire_due_cues(t if self.cue_time is None else self.cue_time)
         if self.mapping is not None:
             self.mapping.run(self._rig(tick))
@@ -321,10 +331,7 @@ class Show:
         if self.inputs is not None:
             self.inputs.drain(t + PREROLL)
 
-        # the beat: the show's own tempo unless a clock, Link or taps drive /tempo/*
-        if get("/tempo/source") == 0:
-            beat = (get("/tempo/beat") + get("/tempo/bpm") / 60.0 * dt) % 1.0
-            self.params.set("/tempo/beat", beat, jump=True)
+        self.tempo.advance(dt, self.listen.heard if self.listen is not None else None)
         # the group's breath: a shared oscillator the simulated dreamers can be pulled toward
         self._group_phase += 2 * math.pi * get("/group/breath_rate") / 60.0 * dt
         entrain = get("/group/entrain")
@@ -365,7 +372,9 @@ class Show:
         rows = np.zeros((n, len(FIELD_NAMES)), np.float32)
         signals = np.zeros((n * 3, self.layers.signals.width), np.float32)
         bpm, phase = self.params.get("/tempo/bpm"), self.params.get("/tempo/beat")
+        audio_fields = self.listen.fields() if self.listen is not None else {}
         for d, w in zip(self.dreamers, weights, strict=True):
+            d.values.update(audio_fields)
             d.values["weight"] = float(w)
             d.values["bpm"], d.values["tempo_phase"] = bpm, phase
             rows[d.layer] = [d.values[f] for f in FIELD_NAMES]
@@ -415,11 +424,15 @@ class Show:
         if not isinstance(self.audio, AudioEngine) or self.audio.mode != "manual":
             return None  # a sound device plays it; nothing comes back per frame
         block = self.audio.process_frame()
+        if self.listen is not None:  # the input's sound mixed in (or instead), as the set says
+            block = self.listen.mix(block)
         self._last_mono = block.mean(axis=1)  # what audio-reactive layers hear next frame
         return block
 
     def close(self) -> None:
         self.cast.close()
+        if self.listen is not None:
+            self.listen.close()
         if self.audio is not None:
             self.audio.close()
             self.audio = None

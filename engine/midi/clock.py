@@ -32,7 +32,7 @@ from engine.params import ParamSpec
 PPQN = 24  # MIDI clocks per quarter note
 TICKS_PER_SIXTEENTH = PPQN // 4  # a song position pointer counts sixteenths
 
-TEMPO_SOURCES = ("internal", "midi", "link", "tap")
+TEMPO_SOURCES = ("internal", "midi", "link", "tap", "audio")  # audio: the input's beat
 TEMPO_PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "/tempo/bpm", 120.0, 20.0, 300.0, unit="BPM", doc="tempo of the show (internal source)"
@@ -43,7 +43,7 @@ TEMPO_PARAMS: tuple[ParamSpec, ...] = (
         0.0,
         kind="enum",
         choices=TEMPO_SOURCES,
-        doc="where the tempo comes from: internal, midi clock, Ableton Link or tap",
+        doc="where the tempo comes from: internal, midi clock, Ableton Link, tap or audio in",
     ),
 )
 

@@ -2,7 +2,8 @@
 MIDI clock as a tempo source, and learn.
 
 Each frame the live loop calls :meth:`MidiRig.step`: pending input is drained
-without blocking; clock messages feed the tempo; with learn armed, the next control
+without blocking; clock messages feed its ClockIn, which the show's tempo follows when
+`/tempo/source` is midi; with learn armed, the next control
 moved is bound to the armed param and saved into the controller's map; everything
 else goes through the bindings. Then whatever the frame changed (a binding, a
 preset, OSC, a cue) is sent back to the controller as LED and value feedback.
@@ -20,7 +21,7 @@ import mido
 from engine.events import Event
 from engine.midi.binding_files import controller_path, load_bindings
 from engine.midi.bindings import BindingMap
-from engine.midi.clock import TEMPO_SOURCES, ClockIn, ClockOut
+from engine.midi.clock import ClockIn, ClockOut
 from engine.midi.control import apply_midi
 from engine.midi.feedback import feedback_changes, feedback_messages, load_map
 from engine.midi.learn import Learner
@@ -112,10 +113,7 @@ class MidiRig:
                     log.info("learned %s -> %s", msg, binding.param)
                 continue
             events += apply_midi(self.bindings, msg, show, t, run)
-        midi_source = params.get("/tempo/source") == TEMPO_SOURCES.index("midi")
-        if self.clock.bpm is not None and midi_source:
-            params.set("/tempo/bpm", self.clock.bpm, jump=True)
-            params.set("/tempo/beat", self.clock.phase_at(now), jump=True)
+        show.tempo.follow_clock(self.clock, now)  # type: ignore[attr-defined]
         self._feedback(params)
         if self.clock_out is not None and self.output is not None:
             for _, tick in self.clock_out.due(params.get("/tempo/bpm"), self._last, now):

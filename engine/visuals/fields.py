@@ -33,6 +33,11 @@ FIELDS_DOC: tuple[tuple[str, str], ...] = (
     ("beat_age", "seconds since the last heartbeat"),
     ("bpm", "the show's tempo"),
     ("tempo_phase", "its beat phase 0..1"),
+    ("audio_rms", "the audio input's RMS level (0 without one)"),
+    ("audio_bass", "its bands, 0..1 for -60..0 dBFS"),
+    ("audio_mid", ""),
+    ("audio_high", ""),
+    ("audio_onset", "1 on a frame with an onset"),
 )
 FIELD_NAMES = tuple(name for name, _ in FIELDS_DOC)
 FIELDS = {name: i for i, name in enumerate(FIELD_NAMES)}

@@ -200,8 +200,8 @@ def test_tap_tempo_and_the_layers_see_the_tempo(gl, tmp_path):
     live = Live(show, clock=FrameClock(30), watch=False)
     try:
         for i in range(5):  # taps every 0.4 s: 150 BPM
-            live.tempo.tap(show, 100.0 + 0.4 * i)
-        live.tempo.step(show, 100.0 + 1.7)
+            live.tempo.tap(100.0 + 0.4 * i)
+        live.tempo.follow(100.0 + 1.7)
         assert show.params.get("/tempo/source") == TEMPO_SOURCES.index("tap")
         assert show.params.get("/tempo/bpm") == pytest.approx(150.0)
         assert show.params.get("/tempo/beat") == pytest.approx(0.25, abs=1e-6)

@@ -40,6 +40,8 @@ BASE = {
     **{"hue": 0.55, "warp": 0.3, "speed": 1.0, "seed": 0.2},
     **{"depth": 0.5, "stage": 2.0, "weight": 1.0, "t": 3.6, "beat_age": 0.5},
     **{"bpm": 120.0, "tempo_phase": 0.25},
+    **{"audio_rms": 0.2, "audio_bass": 0.5, "audio_mid": 0.4, "audio_high": 0.3},
+    **{"audio_onset": 0.0},
 }
 # Another dreamer, different in every field: dreaming (REM), aroused, mid-heartbeat.
 OTHER = {
@@ -49,6 +51,8 @@ OTHER = {
     **{"hue": 0.05, "warp": 0.9, "speed": 1.7, "seed": 0.6},
     **{"depth": 0.2, "stage": 4.0, "weight": 0.5, "t": 9.1, "beat_age": 0.05},
     **{"bpm": 174.0, "tempo_phase": 0.8},
+    **{"audio_rms": 0.6, "audio_bass": 0.9, "audio_mid": 0.7, "audio_high": 0.8},
+    **{"audio_onset": 1.0},
 }
 # How far each driver swings in the response test: a trace of it vs plenty of it.
 SWINGS = {
@@ -59,6 +63,8 @@ SWINGS = {
     **{"warp": (0.0, 1.0), "speed": (0.2, 2.0), "seed": (0.0, 0.5), "depth": (0.0, 1.0)},
     **{"stage": (2.0, 4.0), "weight": (0.2, 1.0), "t": (1.0, 5.0), "beat_age": (0.0, 1.0)},
     **{"bpm": (90.0, 174.0), "tempo_phase": (0.0, 0.5)},
+    **{"audio_rms": (0.0, 0.8), "audio_bass": (0.0, 1.0), "audio_mid": (0.0, 1.0)},
+    **{"audio_high": (0.0, 1.0), "audio_onset": (0.0, 1.0)},
 }
 assert set(SWINGS) == set(FIELDS) == set(BASE) == set(OTHER)
 
