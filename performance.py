@@ -153,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="HOST:PORT",
         help="control params by path over OSC (e.g. /merge/chaos 0.7); repeatable",
     )
-    from engine.net.rig import add_arguments
+    from engine.net.network import add_arguments
 
     add_arguments(lv)  # --web (OSCQuery and the browser surface), --osc-out, security
     return parser
@@ -292,7 +292,7 @@ def cmd_live(args: argparse.Namespace) -> int:
         overlay=args.overlay,
         session=session,
     )
-    from engine.control import load_controls
+    from engine.control_maps import load_controls
 
     live.controls = [load_controls(name, show.params) for name in args.controls]
     from engine.visuals.outputs import Outputs
@@ -309,11 +309,11 @@ def cmd_live(args: argparse.Namespace) -> int:
         except MidiUnavailable as exc:
             print(f"notice: {exc}; the cues keep the show's own time", file=sys.stderr)
     if args.midi:
+        from engine.midi.controller import MidiController
         from engine.midi.ports import MidiUnavailable
-        from engine.midi.rig import MidiRig
 
         try:
-            live.midi = MidiRig(
+            live.midi = MidiController(
                 args.midi,
                 args.controller,
                 clock_out=args.midi_clock_out,
@@ -334,7 +334,7 @@ def cmd_live(args: argparse.Namespace) -> int:
         print(f"listening for OSC on {r.endpoint.host}:{r.endpoint.port}", file=sys.stderr)
     net = None
     if args.web or args.osc_out or spec.osc_out:
-        from engine.net.rig import Network
+        from engine.net.network import Network
 
         net = Network.from_args(live, args, receivers[0].endpoint if receivers else None)
         if net.server is not None:

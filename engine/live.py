@@ -25,9 +25,9 @@ from engine import commands, sets
 from engine.audio.graph import PatchError
 from engine.clock import Clock, RealtimeClock, Tick
 from engine.commands import COMMAND_ERRORS
-from engine.control import ControlMap
+from engine.control_maps import ControlMap
 from engine.events import Event, EventQueue
-from engine.midi.rig import MidiRig
+from engine.midi.controller import MidiController
 from engine.midi.timecode import TimecodeFollower
 from engine.params import ParamSpec
 from engine.reload import Warmer, Watcher
@@ -110,7 +110,7 @@ class Live:
         self.commands = EventQueue(maxlen=4096)
         self.ignored: Counter[str] = Counter()  # commands that named no param, by address
         self.controls: list[ControlMap] = []  # OSC addresses mapped onto params
-        self.midi: MidiRig | None = None  # a controller, where there is MIDI
+        self.midi: MidiController | None = None  # a controller, where there is MIDI
         self.tempo = show.tempo  # taps, Link and MIDI clock write through it
         self.stats = LiveStats()
         self.errors: deque[LiveError] = deque(maxlen=32)

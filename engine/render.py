@@ -99,7 +99,7 @@ def render(
         raise
     before = None
     if midi is not None:
-        from engine.midi.control import midi_file_feeder
+        from engine.midi.apply import midi_file_feeder
 
         target = commands.Offline(show)
         before = midi_file_feeder(show, midi, controller, fps, lambda e: commands.run(target, e))

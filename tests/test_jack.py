@@ -171,7 +171,7 @@ def test_a_controller_over_jack_midi_drives_the_show_and_gets_its_leds(
     'controller' that is another JACK client (virtual ports named nanoKONTROL2)."""
     from engine.clock import FrameClock
     from engine.live import Live
-    from engine.midi.rig import MidiRig
+    from engine.midi.controller import MidiController
     from engine.render import load_set
     from engine.show import Show
 
@@ -184,7 +184,7 @@ def test_a_controller_over_jack_midi_drives_the_show_and_gets_its_leds(
     show = Show(load_set(tmp_path / "quiet.toml"), gl, audio=False)
     live = Live(show, clock=FrameClock(30), watch=False)
     try:
-        live.midi = MidiRig("nanoKONTROL2", "korg-nanokontrol2")
+        live.midi = MidiController("nanoKONTROL2", "korg-nanokontrol2")
         assert live.midi.input.name is not None and "nanoKONTROL2" in live.midi.input.name
 
         def settle(until) -> None:

@@ -29,7 +29,7 @@ log = logging.getLogger("oneiric.inputs")
 RATE_CHECK_S = 3.0  # seconds of a stream before its rate is judged
 STALL_S = 1.0  # a channel this far behind the others has stopped
 
-RIG_SIGNALS = ("eeg", "ecg", "resp", "ppg")  # what a dreamer buffers as samples
+SAMPLED_SIGNALS = ("eeg", "ecg", "resp", "ppg")  # what a dreamer buffers as samples
 BAND_NAMES = ("delta", "theta", "alpha", "sigma", "beta", "gamma")
 
 

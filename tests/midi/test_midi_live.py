@@ -16,7 +16,7 @@ from engine.clock import FrameClock
 from engine.folders import CONTROLLER_DIR, SET_DIR
 from engine.live import Live
 from engine.midi.clock import TEMPO_SOURCES
-from engine.midi.rig import MidiRig
+from engine.midi.controller import MidiController
 from engine.render import load_set
 from engine.show import Show
 
@@ -52,7 +52,7 @@ def rig(gl, tmp_path):
     backend = Backend("APC MINI 0")
     controller = tmp_path / "apc.toml"
     shutil.copy(CONTROLLER_DIR / "akai-apc-mini.toml", controller)
-    live.midi = MidiRig("apc", controller, backend)
+    live.midi = MidiController("apc", controller, backend)
     yield live, backend, controller
     live.close()
     show.close()
@@ -83,7 +83,7 @@ def test_nanokontrol2_m_button_latches_a_mute_and_lights(gl):
     show = Show(load_set(SET_DIR / "demo.toml"), gl, size=(32, 18), audio=False)
     live = Live(show, clock=FrameClock(30), watch=False)
     backend = Backend("nanoKONTROL2 MIDI 1")
-    live.midi = MidiRig("nano", "korg-nanokontrol2", backend)
+    live.midi = MidiController("nano", "korg-nanokontrol2", backend)
     queue = backend.queued.setdefault("nanoKONTROL2 MIDI 1", [])
     lit = mido.Message("control_change", control=50, value=127)
     dark = mido.Message("control_change", control=50, value=0)
@@ -104,7 +104,7 @@ def test_a_virtual_port_plays_the_show_and_gets_feedback(gl):
     show = Show(load_set(SET_DIR / "demo.toml"), gl, size=(32, 18), audio=False)
     live = Live(show, clock=FrameClock(30), watch=False)
     backend = VirtualBackend()
-    live.midi = MidiRig("Oneiric", "akai-apc-mini", backend, virtual=True)
+    live.midi = MidiController("Oneiric", "akai-apc-mini", backend, virtual=True)
     try:
         assert backend.virtual == "Oneiric"
         live.step()
@@ -180,7 +180,7 @@ def test_clock_out_sends_24_clocks_a_beat(gl, tmp_path):
     show = Show(load_set(SET_DIR / "ritual.toml"), gl, size=(32, 18), audio=False)
     live = Live(show, clock=FrameClock(30), watch=False)
     backend = Backend("nanoKONTROL2")
-    live.midi = MidiRig("nano", "korg-nanokontrol2", backend, clock_out=True)
+    live.midi = MidiController("nano", "korg-nanokontrol2", backend, clock_out=True)
     try:
         show.params.set("/tempo/bpm", 150.0, jump=True)
         start = time.perf_counter()

@@ -9,7 +9,7 @@ import pytest
 from engine import commands
 from engine.clock import FrameClock
 from engine.folders import SET_DIR
-from engine.midi.control import midi_file_feeder
+from engine.midi.apply import midi_file_feeder
 from engine.render import load_set
 from engine.show import Show
 

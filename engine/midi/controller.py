@@ -1,7 +1,7 @@
 """A controller in the live rig: its messages through its map, its LEDs kept in step,
 MIDI clock as a tempo source, and learn.
 
-Each frame the live loop calls :meth:`MidiRig.step`: pending input is drained
+Each frame the live loop calls :meth:`MidiController.step`: pending input is drained
 without blocking; clock messages feed its ClockIn, which the show's tempo follows when
 `/tempo/source` is midi; with learn armed, the next control
 moved is bound to the armed param and saved into the controller's map; everything
@@ -19,10 +19,10 @@ from pathlib import Path
 import mido
 
 from engine.events import Event
+from engine.midi.apply import apply_midi
 from engine.midi.binding_files import controller_path, load_bindings
 from engine.midi.bindings import BindingMap
 from engine.midi.clock import ClockIn, ClockOut
-from engine.midi.control import apply_midi
 from engine.midi.feedback import feedback_changes, feedback_messages, load_map
 from engine.midi.learn import Learner
 from engine.midi.ports import (
@@ -53,7 +53,7 @@ class VirtualInput:
         self.port.close()
 
 
-class MidiRig:
+class MidiController:
     def __init__(
         self,
         port: str,

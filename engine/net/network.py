@@ -27,7 +27,7 @@ log = logging.getLogger("oneiric.net")
 WEB_DEFAULT = "127.0.0.1:8090"
 
 
-class LiveRig(Protocol):
+class LiveRunner(Protocol):
     """What the network needs of the live runner (engine.live.Live)."""
 
     show: Any
@@ -90,7 +90,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 class Network:
     def __init__(
         self,
-        live: LiveRig,
+        live: LiveRunner,
         *,
         web: str | None = None,
         osc: Endpoint | None = None,
@@ -135,7 +135,7 @@ class Network:
             self.advertiser = Advertiser("Oneiric", where, (osc.host, osc.port))
 
     @classmethod
-    def from_args(cls, live: LiveRig, args: argparse.Namespace, osc: Endpoint | None) -> Network:
+    def from_args(cls, live: LiveRunner, args: argparse.Namespace, osc: Endpoint | None) -> Network:
         outs = list(live.show.spec.osc_out)
         if args.osc_out:
             send = tuple(args.osc_out_send)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from engine.clock import FrameClock
-from engine.control import OneEuro, load_controls
+from engine.control_maps import OneEuro, load_controls
 from engine.events import Event
 from engine.folders import SET_DIR
 from engine.live import Live

@@ -50,7 +50,7 @@ class OneEuro:
 
 
 @dataclass
-class Binding:
+class ControlBinding:
     address: str
     param: str  # a path or a pattern
     arg: int = 0
@@ -79,10 +79,10 @@ class Binding:
 
 
 class ControlMap:
-    def __init__(self, name: str, bindings: list[Binding]) -> None:
+    def __init__(self, name: str, bindings: list[ControlBinding]) -> None:
         self.name = name
         self.bindings = bindings
-        self._by_address: dict[str, list[Binding]] = {}
+        self._by_address: dict[str, list[ControlBinding]] = {}
         for b in bindings:
             self._by_address.setdefault(b.address, []).append(b)
 
@@ -144,7 +144,7 @@ def load_controls(
                 _number(filt, "beta", 0.0, f"{where}.filter", path),
                 _number(filt, "d_cutoff", 1.0, f"{where}.filter", path),
             )
-        b = Binding(
+        b = ControlBinding(
             address=m["address"],
             param=m["param"],
             arg=int(_number(m, "arg", 0, where, path)),
