@@ -17,7 +17,8 @@ import numpy as np
 
 from engine.dreamers import Dreamer, Source
 from engine.params import ParamSpace
-from engine.sets import DreamerGroup, SetSpec
+from engine.set_dreamers import DreamerGroup
+from engine.sets import SetSpec
 from engine.sources.network import Inputs, NetworkSource
 from engine.sources.osc import Endpoint
 from engine.sources.playback import Playback, channel_map
