@@ -19,10 +19,11 @@ import moderngl
 import numpy as np
 
 from engine.audio.controls import ENGINE_DRIVEN, MASTER_DRIVEN, control_specs, own_controls
-from engine.audio.engine import AudioEngine, AudioError
+from engine.audio.engine import AudioEngine
 from engine.audio.graph import PatchError, load_patch
 from engine.audio.listen import Listener
 from engine.audio.remote import RemoteAudio
+from engine.audio.server import AudioError
 from engine.cast import PREROLL, Cast
 from engine.clock import Tick
 from engine.dreamers import GROUP_PARAMS

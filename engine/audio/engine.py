@@ -48,14 +48,11 @@ os.environ.setdefault("PYO_GUI_WX", "0")
 import pyo  # (after PYO_GUI_WX)
 
 from engine.audio.graph import PatchError, Tap, describe, load_patch, made_by, release
+from engine.audio.server import REALTIME_BLOCK, boot_server, frame_blocks
 from engine.folders import PATCH_DIR
 
 log = logging.getLogger(__name__)
 
-MAX_BLOCK = 2048  # largest pyo buffer in manual mode
-REALTIME_BLOCK = 256
-DRIVERS = ("portaudio", "jack")
-JACK_NAME = "oneiric"  # the JACK client's name
 XFADE = 0.05  # seconds: voices added while playing, replaced or removed, and masters swapped
 # the controls the rig drives on every voice; a patch's CONTROLS override the defaults
 STANDARD_CONTROLS: dict[str, float] = {
@@ -79,19 +76,6 @@ _GRAPH = (
     "_bus",
     "_voices_end",
 )
-
-
-class AudioError(RuntimeError):
-    """The pyo server could not boot (no sound device, bad settings)."""
-
-
-def frame_blocks(sr: int, fps: float) -> tuple[int, int]:
-    """(samples per frame, pyo buffer size): the buffer divides the frame exactly."""
-    n = sr / fps
-    if n < 1 or abs(n - round(n)) > 1e-9 * n:
-        raise ValueError(f"sr/fps must be a whole number of samples, got {sr}/{fps} = {n:g}")
-    n = round(n)
-    return n, max(d for d in range(1, min(n, MAX_BLOCK) + 1) if n % d == 0)
 
 
 @dataclass
@@ -149,34 +133,11 @@ class AudioEngine:
         self._t0 = time.monotonic()
         self.recording: Path | None = None  # the WAV start_recording() is writing
 
-        if driver is None:
-            driver = os.environ.get("PYO_SERVER_AUDIO", "portaudio")
-        if driver == "pa":
-            driver = "portaudio"
-        if mode == "realtime" and driver not in DRIVERS:
-            raise ValueError(f"driver must be one of {', '.join(DRIVERS)}, not {driver!r}")
-        audio = "manual" if mode == "manual" else driver
-        self.driver = audio
-        if audio == "portaudio" and pyo.pa_get_default_output() < 0:
-            # pyo 1.1 segfaults in boot() when portaudio has no output device
-            raise AudioError("no audio output device (portaudio lists none)")
-        s = pyo.Server(
-            sr=sr, nchnls=nchnls, buffersize=self.block, duplex=0, audio=audio, jackname=JACK_NAME
+        s, self.driver, rate = boot_server(
+            sr=sr, nchnls=nchnls, block=self.block, seed=seed, mode=mode, driver=driver
         )
-        s.setVerbosity(1 | 4)  # errors and warnings
-        s.setGlobalSeed(1 + seed % 2_147_483_646)
-        s.boot()
-        if s.getIsBooted():
-            s.shutdown()  # resets the random counters (see the module doc)
-            s.boot()
-        if not s.getIsBooted():
-            why = " (is a JACK server running?)" if audio == "jack" else ""
-            raise AudioError(f"pyo server did not boot (audio={audio!r}, sr={sr}){why}")
-        if mode == "realtime" and int(s.getSamplingRate()) != sr:
-            # JACK runs at its own rate and pyo takes it: frames are measured in it
-            self.sr = int(s.getSamplingRate())
-            self.frame_samples = round(self.sr / fps)
-            log.info("audio: %s runs at %d Hz (the set asks for %d)", audio, self.sr, sr)
+        if rate != sr:
+            self.sr, self.frame_samples = rate, round(rate / fps)
         s.start()
         self._server: Any = s
         try:

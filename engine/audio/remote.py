@@ -26,8 +26,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from engine.audio.engine import AudioError
 from engine.audio.graph import PatchError
+from engine.audio.server import AudioError
 
 log = logging.getLogger(__name__)
 START_TIMEOUT = 60.0  # seconds for the child to import pyo and boot its server

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.audio.engine import AudioEngine, AudioError, frame_blocks
+from engine.audio.engine import AudioEngine
 from engine.audio.graph import PatchError, available_patches
+from engine.audio.server import AudioError, frame_blocks
 from engine.folders import PATCH_DIR
 
 SR, FPS, N = 48000, 30, 1600
