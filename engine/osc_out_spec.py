@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.set_table import table_list
+
 _KEYS = {"target", "rate", "send"}
 
 
@@ -37,18 +39,8 @@ def parse_target(text: str) -> tuple[str, int]:
 
 def parse_osc_out(raw: object, where: str = "osc_out") -> tuple[OscOutSpec, ...]:
     """A set's `[[osc_out]]` list, or ValueError("<where>[i].key: what is wrong")."""
-    if isinstance(raw, dict):
-        raw = [raw]
-    if not isinstance(raw, list):
-        raise ValueError(f"{where}: must be a list of tables ([[osc_out]])")
     out = []
-    for i, item in enumerate(raw):
-        at = f"{where}[{i}]"
-        if not isinstance(item, dict):
-            raise ValueError(f"{at}: must be a table")
-        unknown = sorted(set(item) - _KEYS)
-        if unknown:
-            raise ValueError(f"{at}.{unknown[0]}: unknown field (a typo?)")
+    for at, item in table_list(raw, where, _KEYS, kind="osc_out"):
         targets = item.get("target")
         if isinstance(targets, str):
             targets = [targets]

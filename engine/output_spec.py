@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from engine.set_table import table_list
+
 KINDS = ("ndi", "v4l2", "pipe", "shm")
 FORMATS = ("rgb", "rgba")
 _SIZE = re.compile(r"@(\d+)x(\d+)$")
@@ -63,16 +65,8 @@ def parse_output(text: str, size: tuple[int, int] | None = None, fmt: str = "rgb
 
 def parse_outputs(raw: object, where: str = "outputs") -> tuple[OutputSpec, ...]:
     """A set's `[[outputs]]` tables; raises ValueError naming the field."""
-    if not isinstance(raw, list):
-        raise ValueError(f"{where}: must be a list of tables ([[outputs]])")
     out = []
-    for i, item in enumerate(raw):
-        at = f"{where}[{i}]"
-        if not isinstance(item, dict):
-            raise ValueError(f'{at}: must be a table, e.g. {{ to = "ndi:Oneiric" }}')
-        unknown = sorted(set(item) - _KEYS)
-        if unknown:
-            raise ValueError(f"{at}.{unknown[0]}: unknown field (a typo?)")
+    for at, item in table_list(raw, where, _KEYS, kind="outputs", example='{ to = "ndi:Oneiric" }'):
         to, size, fmt = item.get("to"), item.get("size"), item.get("format", "rgb")
         if not isinstance(to, str):
             raise ValueError(f'{at}.to: missing or not a string (e.g. "shm:oneiric")')

@@ -83,3 +83,25 @@ def non_negative(v: float) -> str | None:
 
 def name_list(value: object) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)  # type: ignore[arg-type]
+
+
+def table_list(
+    raw: object, where: str, keys: set[str], *, kind: str, example: str = ""
+) -> list[tuple[str, dict[str, Any]]]:
+    """A set's list of tables (`[[osc_out]]`, `[[outputs]]`), each with its place
+    ("<where>[i]") and only known keys; one table alone counts as a list of one.
+    ValueError naming the place of the first mistake."""
+    if isinstance(raw, dict):
+        raw = [raw]
+    if not isinstance(raw, list):
+        raise ValueError(f"{where}: must be a list of tables ([[{kind}]])")
+    out = []
+    for i, item in enumerate(raw):
+        at = f"{where}[{i}]"
+        if not isinstance(item, dict):
+            raise ValueError(f"{at}: must be a table" + (f", e.g. {example}" if example else ""))
+        unknown = sorted(set(item) - keys)
+        if unknown:
+            raise ValueError(f"{at}.{unknown[0]}: unknown field (a typo?)")
+        out.append((at, item))
+    return out
