@@ -160,6 +160,7 @@ def cmd_render(args: argparse.Namespace) -> int:
             **common,
         )
     print(result.summary())
+    print(result.stages.summary())
     if result.output is not None:
         print(result.output)
     return 0
