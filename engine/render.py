@@ -41,6 +41,7 @@ class RenderResult:
     audio_hash: str = ""
     audio_samples: int = 0
     stages: StageTimes = field(default_factory=StageTimes)
+    sample_rate: int = 48000
 
     @property
     def speed(self) -> float:
@@ -146,6 +147,7 @@ def render_show(
     serial loop (for comparison). `on_frame()` runs after each output frame."""
     fps = show.fps
     result = RenderResult(output, n_frames - start, show.size, fps, 0.0, 0.0)
+    result.sample_rate = show.spec.sample_rate
     audio_hash = hashlib.blake2b(digest_size=16)
     t0 = time.perf_counter()
     try:
