@@ -203,14 +203,18 @@ def test_a_recorded_session_replays_in_chunks_as_it_was_shown(workers, tmp_path,
     live.command("/live/crossfade", 0.4)
     shown = []
     try:
-        for i in range(40):
+        swapped_at = None
+        for i in range(400):  # until the edit is in (a warm-up process compiles it) and on
             if i == 8:
                 live.command("/merge/chaos", 0.6, 0.5)
-            if i == 16:  # an edit whose crossfade spans the chunk boundary (frame 20)
+            if i == 12:
                 (folders.shaders / "glow.glsl").write_text(GLOW.format(shift=0.5))
                 live.file_changed(folders.shaders / "glow.glsl")
-            if i == 28:
+            if swapped_at is None and live.swaps:
+                swapped_at = i
                 live.command("/dreamer/2/mute", 1)
+            if i >= 40 and swapped_at is not None and i >= swapped_at + 16:
+                break
             frame = live.step()
             shown.append(hashlib.blake2b(frame.image.data, digest_size=16).hexdigest())
             time.sleep(0.004 * (i % 3))
