@@ -202,7 +202,11 @@ class MidiInput:
         if now < self._next_scan:
             return False
         self._next_scan = now + self.rescan
-        names = self.backend.get_input_names()
+        try:
+            names = self.backend.get_input_names()
+        except MidiUnavailable as exc:  # a hiccup of the MIDI system (a busy JACK server)
+            log.warning("MIDI rescan failed (%s); trying again in %g s", exc, self.rescan)
+            return False
         if self.port is not None:
             if self.port.name in names:
                 return False
