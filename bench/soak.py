@@ -111,11 +111,18 @@ CONTROLS = {
 }
 PER_DREAMER = {"hue": (0.0, 1.0), "warp": (0.0, 2.0), "speed": (0.2, 2.0)}
 KNOBS = (16, 17, 19, 20, 21, 22)  # nanoKONTROL2: chaos, resonance, warp, entrain, reverb, follow
+MIDI_PORT = "oneiric-soak"
 MIDI_CONTROLLER = f"""
 import random, select, sys, time
 import mido
 rng = random.Random(sys.argv[1])
-port = mido.Backend({JACK_MIDI!r}, load=False).open_output("nanoKONTROL2", virtual=True)
+system = mido.Backend({JACK_MIDI!r}, load=False)
+deadline = time.monotonic() + 30
+while not [n for n in system.get_output_names() if {MIDI_PORT!r} in n]:
+    if time.monotonic() > deadline:
+        sys.exit("the rig's MIDI port never appeared")
+    time.sleep(0.2)
+port = system.open_output([n for n in system.get_output_names() if {MIDI_PORT!r} in n][0])
 sent = 0
 while not select.select([sys.stdin], [], [], rng.uniform(0.01, 0.05))[0]:
     if rng.random() < 0.9:
@@ -350,9 +357,7 @@ class Chaos:
             preexec_fn=die_with_parent,
         )
         self.stop.wait()
-        assert proc.stdin is not None
-        proc.stdin.close()
-        out, _ = proc.communicate(timeout=20)
+        out, _ = proc.communicate(input="", timeout=20)  # its stdin closes: it stops
         if out.strip().isdigit():
             self.soak.midi_sent = int(out.strip())
         else:
@@ -447,7 +452,8 @@ def run(minutes: float, out: Path, size: tuple[int, int] = (320, 180), fps: int 
     try:
         if os.environ.get("SOAK_MIDI", "1") == "1":
             try:
-                live.midi = MidiRig("nanoKONTROL2", "korg-nanokontrol2")
+                # a virtual port (live --midi-virtual): the controller connects to it
+                live.midi = MidiRig(MIDI_PORT, "korg-nanokontrol2", virtual=True)
             except MidiUnavailable as exc:
                 soak.faults.append(f"no MIDI: {exc}")
         chaos.start(dreamers=len(show.dreamers))
