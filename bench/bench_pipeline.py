@@ -82,13 +82,15 @@ def bench_chunks(seconds: float, tmp: Path) -> None:
     for path, size, secs in ((DEMO, None, seconds), (EFFECTS, None, seconds)):
         single = render(load_set(path), tmp / "one.mp4", duration=secs, progress=False)
         job = Job(set_path=path, size=size, duration=secs)
-        two = render_chunked(job, tmp / "two.mp4", workers=2, progress=False)
-        same = single.frame_hashes == two.frame_hashes and single.audio_hash == two.audio_hash
-        parts = ", ".join(f"{c.wall:.1f}/{c.stages.warm_up:.1f} s" for c in two.chunks)
-        print(
-            f"{path.stem:>10} {single.frames:>7} {single.wall:>9.1f} {two.wall:>12.1f}"
-            f" {single.wall / two.wall:>8.2f}x {same!s:>10}  {parts}; join {two.joined:.1f} s"
-        )
+        for threads, env in (("", None), (", 1 llvmpipe thread each", {"LP_NUM_THREADS": "1"})):
+            two = render_chunked(job, tmp / "two.mp4", workers=2, progress=False, worker_env=env)
+            same = single.frame_hashes == two.frame_hashes and single.audio_hash == two.audio_hash
+            parts = ", ".join(f"{c.wall:.1f}/{c.stages.warm_up:.1f} s" for c in two.chunks)
+            print(
+                f"{path.stem:>10} {single.frames:>7} {single.wall:>9.1f} {two.wall:>12.1f}"
+                f" {single.wall / two.wall:>8.2f}x {same!s:>10}  {parts}; join"
+                f" {two.joined:.1f} s{threads}"
+            )
 
 
 def main() -> None:

@@ -357,7 +357,12 @@ class Chaos:
             preexec_fn=die_with_parent,
         )
         self.stop.wait()
-        out, _ = proc.communicate(input="", timeout=20)  # its stdin closes: it stops
+        try:
+            out, _ = proc.communicate(input="", timeout=20)  # its stdin closes: it stops
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+            self.soak.faults.append("the MIDI controller was stuck at the end (in JACK)")
         if out.strip().isdigit():
             self.soak.midi_sent = int(out.strip())
         else:
@@ -477,7 +482,12 @@ def run(minutes: float, out: Path, size: tuple[int, int] = (320, 180), fps: int 
         show.close()
         ctx.release()
         jack.terminate()
-        jack.wait(timeout=10)
+        try:
+            jack.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            soak.faults.append("jackd did not stop when asked at the end")
+            jack.kill()
+            jack.wait()
         shutil.rmtree(scratch, ignore_errors=True)
     soak.judge()
     write_report(soak, out)

@@ -203,14 +203,15 @@ def _chunk(job: Job, k: int, frames: tuple[int, int], folder: Path, tally: Any) 
     )
 
 
-def connect(workers: int, cluster: str | None = None) -> bool:
-    """Start a local Ray instance of `workers` CPUs (or join `cluster`); True if this
+def connect(workers: int, cluster: str | None = None, env: dict[str, str] | None = None) -> bool:
+    """Start a local Ray instance of `workers` CPUs (or join `cluster`), its workers'
+    environment plus `env` (LP_NUM_THREADS=1: one llvmpipe thread each); True if this
     call started it (and so should shut it down)."""
     import ray
 
     if ray.is_initialized():
         return False
-    env = {"PYTHONPATH": str(ROOT), "PYO_GUI_WX": "0"}
+    env = {"PYTHONPATH": str(ROOT), "PYO_GUI_WX": "0", **(env or {})}
     if cluster:  # the nodes must see the same paths (a shared folder), code included
         ray.init(address=cluster, log_to_driver=False, runtime_env={"env_vars": env})
     else:
@@ -274,6 +275,7 @@ def render_chunked(
     retries: int = 2,
     progress: bool = True,
     watch: Callable[[dict[int, int], dict[int, int], dict[int, int]], None] | None = None,
+    worker_env: dict[str, str] | None = None,
 ) -> ChunkedResult:
     """Render `job` in `chunks` (default: one per worker) on Ray and join them into
     `output`. Each chunk is tried 1 + `retries` times. `watch(done, pids, attempts)` is
@@ -282,8 +284,8 @@ def render_chunked(
 
     n_frames, fps, size = job.frame_count()
     runs = split(n_frames, chunks or workers)
-    owned = connect(workers, cluster)
-    t0 = time.perf_counter()
+    t0 = time.perf_counter()  # Ray's start counts: it is part of the job
+    owned = connect(workers, cluster, worker_env)
     try:
         tally = _tally_class().remote()
         task = ray.remote(num_cpus=1, max_retries=retries, retry_exceptions=True)(_chunk)
