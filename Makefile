@@ -20,7 +20,7 @@ OUT ?= out/demo.mp4
 
 SENDERS := tests/senders/node_modules/.installed
 
-.PHONY: demo live test lint system bench clean
+.PHONY: demo live test lint system bench soak clean
 
 # osc.js (npm), a third OSC sender beside the rig's own and liblo's, for the input tests
 $(SENDERS): tests/senders/package.json tests/senders/package-lock.json
@@ -70,6 +70,11 @@ bench: $(STAMP) system
 	$(BIN)/python bench/bench_outputs.py
 	$(BIN)/python bench/bench_oscquery.py
 	$(BIN)/python bench/bench_audio_in.py
+	$(BIN)/python bench/bench_pipeline.py
+
+# 10 minutes live under random OSC, MIDI, edits and SIGKILLs (bench/soak.py); report in out/soak
+soak: $(STAMP) system
+	$(BIN)/python bench/soak.py --minutes 10 --out out/soak
 
 clean:
 	rm -rf out .pytest_cache .mypy_cache .ruff_cache

@@ -62,6 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.add_argument("--out", type=_output, action="append", default=[], help=OUT_HELP)
+    r.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="render in N chunks on Ray workers, joined without re-encoding (same frames)",
+    )
+    r.add_argument("--cluster", metavar="ADDRESS", help="render on an existing Ray cluster")
 
     from engine import send
 
@@ -171,6 +179,8 @@ def cmd_render(args: argparse.Namespace) -> int:
         return 2
     if args.output is None and args.frames is None:
         args.output = Path("out") / f"{source.stem}.mp4"
+    if args.workers or args.cluster:
+        return _render_chunked(args)
     common = dict(frames_dir=args.frames, audio=not args.no_audio, progress=not args.quiet)
     if args.replay:
         from engine.replay import replay
@@ -190,8 +200,51 @@ def cmd_render(args: argparse.Namespace) -> int:
             **common,
         )
     print(result.summary())
+    print(result.stages.summary())
     if result.output is not None:
         print(result.output)
+    return 0
+
+
+def _render_chunked(args: argparse.Namespace) -> int:
+    from engine.chunks import ChunkError, Job, render_chunked
+    from engine.render import load_set
+
+    if args.frames is not None:
+        print("error: --frames (PNGs) is not available with --workers", file=sys.stderr)
+        return 2
+    if args.set is not None:
+        load_set(args.set)  # a bad set is reported before any worker starts
+    job = Job(
+        set_path=args.set,
+        session=args.replay,
+        size=args.size,
+        fps=args.fps,
+        duration=args.duration,
+        audio=not args.no_audio,
+        midi=args.midi,
+        controller=args.controller,
+    )
+    try:
+        result = render_chunked(
+            job,
+            args.output,
+            workers=args.workers or 2,
+            cluster=args.cluster,
+            progress=not args.quiet,
+        )
+    except ChunkError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(result.summary())
+    for c in result.chunks:
+        a, b = c.frames
+        print(
+            f"  chunk {c.index}: frames {a}-{b - 1} in {c.wall:.1f} s (pid {c.pid}); "
+            + c.stages.summary()
+        )
+    print(f"  joined in {result.joined:.1f} s; tries per chunk: {result.attempts}")
+    print(result.output)
     return 0
 
 

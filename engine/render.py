@@ -2,7 +2,8 @@
 
 The output is written beside its final name and renamed only when complete, so
 an interrupted render never leaves a truncated file where a finished one should
-be. Frame and audio hashes are kept so renders can be compared bit for bit.
+be. Frame and audio hashes are kept so renders can be compared bit for bit. The
+frame loop is pipelined (engine/pipeline.py); each render reports its stages' times.
 """
 
 from __future__ import annotations
@@ -17,18 +18,19 @@ from typing import Protocol
 
 import moderngl
 import numpy as np
-from tqdm import tqdm
 
 from engine import commands, sets
 from engine.audio.graph import available_patches
 from engine.clock import Clock, FrameClock
 from engine.mapping import available_mappings
 from engine.output_spec import OutputSpec
+from engine.pipeline import Output, StageTimes, pipelined, serial
+from engine.progress import Progress
 from engine.show import Folders, Show
 from engine.visuals.context import headless_context
 from engine.visuals.outputs import Outputs
 from engine.visuals.shaders import available_layers
-from engine.visuals.sinks import MovieWriter, PngSink
+from engine.visuals.sinks import MovieWriter, PngSink, RawAudio
 
 
 class FrameSink(Protocol):
@@ -46,6 +48,8 @@ class RenderResult:
     frame_hashes: list[str] = field(default_factory=list)
     audio_hash: str = ""
     audio_samples: int = 0
+    stages: StageTimes = field(default_factory=StageTimes)
+    sample_rate: int = 48000
 
     @property
     def speed(self) -> float:
@@ -85,10 +89,17 @@ def render(
     midi: Path | None = None,
     controller: str | Path = "korg-nanokontrol2",
     outputs: Sequence[OutputSpec] = (),
+    frames: tuple[int, int] | None = None,
+    sound_file: Path | None = None,
+    crf: int = 18,
+    pipeline: bool = True,
+    on_frame: Callable[[], None] | None = None,
 ) -> RenderResult:
     """Render a set to `output` (MP4, H.264 + AAC) and/or a folder of PNG frames; with
     `midi`, a recorded controller performance plays through `controller`'s bindings;
-    `outputs` (and the set's own) get every frame too, waiting for their readers."""
+    `outputs` (and the set's own) get every frame too, waiting for their readers.
+    `frames=(a, b)`: only frames a..b-1 are output, the ones before run as a warm-up
+    (a chunk of a distributed render); see render_show for the rest."""
     fps = fps or spec.fps
     duration = spec.duration if duration is None else duration
     ctx = headless_context()
@@ -103,18 +114,24 @@ def render(
 
         target = commands.Offline(show)
         before = midi_file_feeder(show, midi, controller, fps, lambda e: commands.run(target, e))
+    start, end = frames or (0, max(1, round(duration * fps)))
     outs = Outputs([*spec.outputs, *outputs], show.size, fps, lossless=True)
     try:
         return render_show(
             show,
             FrameClock(fps),
-            max(1, round(duration * fps)),
+            end,
             output,
             frames_dir=frames_dir,
             progress=progress,
             before=before,
             release=ctx,
             sinks=[outs],
+            start=start,
+            sound_file=sound_file,
+            crf=crf,
+            pipeline=pipeline,
+            on_frame=on_frame,
         )
     finally:
         outs.close()
@@ -131,34 +148,44 @@ def render_show(
     before: Callable[[int], None] | None = None,
     release: moderngl.Context | None = None,
     sinks: Sequence[FrameSink] = (),
+    start: int = 0,
+    sound_file: Path | None = None,
+    crf: int = 18,
+    pipeline: bool = True,
+    on_frame: Callable[[], None] | None = None,
 ) -> RenderResult:
     """Step a show `n_frames` times into the sinks; `before(frame)` runs before each
-    step (a replay applies what was recorded there). Closes the show (and `release`)."""
+    step (a replay applies what was recorded there). Closes the show (and `release`).
+
+    Frames before `start` run as a warm-up and are not output. `sound_file`: the sound
+    goes there as raw float32 (interleaved) and the movie is video only (a chunk's
+    sound, joined by the driver). `crf` 0 encodes losslessly. `pipeline=False` runs the
+    serial loop (for comparison). `on_frame()` runs after each output frame."""
     fps = show.fps
-    result = RenderResult(output, n_frames, show.size, fps, 0.0, 0.0)
+    result = RenderResult(output, n_frames - start, show.size, fps, 0.0, 0.0)
+    result.sample_rate = show.spec.sample_rate
     audio_hash = hashlib.blake2b(digest_size=16)
+    t0 = time.perf_counter()
     try:
         with contextlib.ExitStack() as stack:
             movie = None
             if output is not None:
-                rate = show.spec.sample_rate if show.audio is not None else None
-                movie = stack.enter_context(MovieWriter(output, show.size, fps, sample_rate=rate))
+                muxed = show.audio is not None and sound_file is None
+                rate = show.spec.sample_rate if muxed else None
+                movie = stack.enter_context(
+                    MovieWriter(output, show.size, fps, sample_rate=rate, crf=crf)
+                )
+            raw = None
+            if sound_file is not None:
+                raw = RawAudio(sound_file, show.spec.sample_rate, 2)
+                stack.callback(raw.close)
             pngs = PngSink(frames_dir, show.size, fps) if frames_dir is not None else None
             if pngs is not None:
                 stack.callback(pngs.abort)
-            bar = tqdm(
-                total=n_frames,
-                unit="frame",
-                desc=show.spec.title[:30],
-                disable=not progress,
-                dynamic_ncols=True,
-            )
+            bar = Progress(n_frames - start, show.spec.title[:30], enabled=progress)
             stack.callback(bar.close)
-            t0 = time.perf_counter()
-            for i in range(n_frames):
-                if before is not None:
-                    before(i)
-                frame = show.step(clock.tick())
+
+            def consume(frame: Output) -> None:
                 result.frame_hashes.append(
                     hashlib.blake2b(frame.image.data, digest_size=16).hexdigest()
                 )
@@ -173,11 +200,24 @@ def render_show(
                     result.audio_samples += len(frame.audio)
                     if movie is not None:
                         movie.audio(frame.audio)
+                    if raw is not None:
+                        raw.write(frame.audio)
+                result.duration = frame.time + 1.0 / fps - start / fps
+
+            def done() -> None:
                 bar.update()
-                result.duration = frame.time + 1.0 / fps
+                if on_frame is not None:
+                    on_frame()
+
+            loop = pipelined if pipeline else serial
+            result.stages = loop(
+                show, clock, n_frames, consume, start=start, before=before, on_frame=done
+            )
+            t1 = time.perf_counter()
             if pngs is not None:
                 pngs.close()
-            result.wall = time.perf_counter() - t0
+        result.stages.finish = time.perf_counter() - t1
+        result.wall = time.perf_counter() - t0
     finally:
         show.close()
         if release is not None:

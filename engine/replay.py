@@ -15,6 +15,7 @@ import contextlib
 import datetime
 import logging
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from engine import commands, sessions, sets
@@ -85,7 +86,14 @@ def replay(
     frames_dir: Path | None = None,
     audio: bool = True,
     progress: bool = True,
+    frames: tuple[int, int] | None = None,
+    sound_file: Path | None = None,
+    crf: int = 18,
+    pipeline: bool = True,
+    on_frame: Callable[[], None] | None = None,
 ) -> RenderResult:
+    """Re-render a session log. frames=(a, b): only frames a..b-1 are output, the ones
+    before run as a warm-up (a chunk of a distributed render); the rest as render_show."""
     session = sessions.load(session_path)
     if not session.ticks:
         raise SessionError(session_path, 1, "the session has no frames")
@@ -145,13 +153,19 @@ def replay(
                 with contextlib.suppress(*COMMAND_ERRORS):
                     commands.run(commands.Offline(show), event)
 
+        start, end = frames or (0, len(session.ticks))
         return render_show(
             show,
             session.clock(),
-            len(session.ticks),
+            end,
             output,
             frames_dir=frames_dir,
             progress=progress,
             before=before,
             release=ctx,
+            start=start,
+            sound_file=sound_file,
+            crf=crf,
+            pipeline=pipeline,
+            on_frame=on_frame,
         )

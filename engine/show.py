@@ -320,6 +320,20 @@ class Show:
         self.spec = replace(self.spec, values=spec.values, cues=spec.cues, mapping=spec.mapping)
 
     def step(self, tick: Tick) -> Frame:
+        audio = self.advance(tick)
+        return Frame(tick.frame, tick.time, self.merge.read(), audio)
+
+    @property
+    def carries_gpu_state(self) -> bool:
+        """Whether a frame's picture depends on what earlier frames drew (effects'
+        feedback and persistent buffers, ISF and Shadertoy passes)."""
+        return bool(self.fx.chains() or self.programs.foreign)
+
+    def advance(self, tick: Tick, *, draw: bool = True) -> np.ndarray | None:
+        """One frame of the show, its picture left unread in merge.fbo (step reads it;
+        the pipelined render reads it back asynchronously); returns the frame's audio.
+        draw=False (a render chunk's warm-up) skips the GPU unless carries_gpu_state:
+        all other state (signals, smoothing, cues, audio) advances exactly as in step."""
         t, dt = tick.time, tick.dt
         self._now = t
         heard = self.listen.step(tick) if self.listen is not None else None
@@ -348,9 +362,8 @@ class Show:
         self.resonance += (measured - self.resonance) * k
         self.params.publish("/group/resonance", self.resonance)
 
-        image = self._render(t, dt, tick.frame)
-        audio = self._sound() if self.audio is not None else None
-        return Frame(tick.frame, t, image, audio)
+        self._render(t, dt, tick.frame, draw=draw or self.carries_gpu_state)
+        return self._sound() if self.audio is not None else None
 
     def _rig(self, tick: Tick) -> Rig:
         views = [DreamerView(d.id, d.path, dict(d.values)) for d in self.dreamers]
@@ -367,7 +380,7 @@ class Show:
             )
         return out
 
-    def _render(self, t: float, dt: float, frame: int) -> np.ndarray:
+    def _render(self, t: float, dt: float, frame: int, *, draw: bool = True) -> None:
         n = len(self.dreamers)
         weights = self.weights()
         rows = np.zeros((n, len(FIELD_NAMES)), np.float32)
@@ -379,8 +392,15 @@ class Show:
             d.values["weight"] = float(w)
             d.values["bpm"], d.values["tempo_phase"] = bpm, phase
             rows[d.layer] = [d.values[f] for f in FIELD_NAMES]
-            if self.programs.uses_signals(d.shader):
+            if draw and self.programs.uses_signals(d.shader):
                 signals[d.layer * 3 : d.layer * 3 + 3] = d.signal_rows()
+        get = self.params.get
+        fuse = get("/merge/resonance") + (self.resonance - get("/merge/resonance")) * get(
+            "/merge/follow"
+        )
+        self.params.publish("/merge/fuse", fuse)  # drawn or not: every frame's state advances
+        if not draw:
+            return
         data = np.zeros((n, self.layers.data.width * 4), np.float32)
         data[:, : rows.shape[1]] = rows
         self.layers.upload(data, signals)
@@ -396,16 +416,11 @@ class Show:
         ]
         table = slot_table(weights, modes, [d.home for d in self.dreamers])
         get = self.params.get
-        fuse = get("/merge/resonance") + (self.resonance - get("/merge/resonance")) * get(
-            "/merge/follow"
-        )
-        self.params.publish("/merge/fuse", fuse)
         values = {spec.path: get(spec.path) for spec in UNIFORM_PARAMS}
         self.merge.render(self.layers.texture, table, values, time=t)
         self.fx.apply_master(self.merge, fx_frame)
         if self.overlay is not None and self.overlay_state is not None:
             self.overlay.draw(self.merge.fbo, self.overlay_state)
-        return self.merge.read()
 
     def _sound(self) -> np.ndarray | None:
         assert self.audio is not None

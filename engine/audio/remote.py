@@ -13,6 +13,8 @@ its own interpreter and GIL; the frame loop only sends it messages:
   file, line) and the live loop reports it as before.
 
 If the show's process dies, the pipe closes and the child stops its server and exits.
+If the child dies (a crash, a SIGKILL), the next frame starts another in the background
+and gives it the voices back once it is ready; the show never waits for it.
 Offline rendering keeps the engine in-process: manual mode has no callback.
 """
 
@@ -22,6 +24,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -59,7 +62,10 @@ def _serve(conn: Connection, options: dict[str, Any]) -> None:
                 break
             if kind == "queued":
                 for name, args in message[1]:
-                    getattr(engine, name)(*args)
+                    try:
+                        getattr(engine, name)(*args)
+                    except Exception as exc:  # a voice that failed to come back
+                        log.error("audio: %s%r failed: %s", name, args[:2], exc)
                 continue
             _, name, args = message
             try:
@@ -84,21 +90,68 @@ class RemoteAudio:
         otherwise try to start one), as a show trying devices in turn wants."""
         if not jack_autostart:
             options["environ"] = {"JACK_NO_START_SERVER": "1"}
-        spawn = multiprocessing.get_context("spawn")  # no GL context or threads inherited
-        self._conn, child = spawn.Pipe()
-        self._process = spawn.Process(
-            target=_serve, args=(child, options), name="oneiric-audio", daemon=True
-        )
-        self._process.start()
-        child.close()
+        self._options = options
+        self._spawn()
         self._queue: list[tuple[str, tuple[Any, ...]]] = []
         self.recording: Path | None = None
+        self._voices: dict[str, tuple[str, dict[str, float] | None]] = {}
+        self._reviving = False  # a new child is booting; it has no voices yet
+        self._next_try = 0.0
+        self.revivals = 0  # children started again after one died
         answer = self._receive(START_TIMEOUT)
         if answer[0] != "ready":
             self._stop()
             raise AudioError(str(answer[1]))
         _, self.sr, self.driver = answer
+
+    def _spawn(self) -> None:
+        spawn = multiprocessing.get_context("spawn")  # no GL context or threads inherited
+        self._conn, child = spawn.Pipe()
+        self._process = spawn.Process(
+            target=_serve, args=(child, dict(self._options)), name="oneiric-audio", daemon=True
+        )
+        self._process.start()
+        child.close()
         self.pid = self._process.pid
+
+    @property
+    def ready(self) -> bool:
+        """Whether a child is up with its voices (False while one is being revived)."""
+        return not self._reviving and self._process.is_alive()
+
+    def _revive(self) -> None:
+        """The child died: start another (at most once a second), and once it says ready,
+        give it the voices back (their patches as the files are now). Never blocks."""
+        if not self._reviving:
+            if time.monotonic() < self._next_try:
+                return
+            log.error(
+                "audio: the sound process died (exit %s); starting another",
+                self._process.exitcode,
+            )
+            self._conn.close()
+            self._spawn()
+            self._reviving = True
+            self.revivals += 1
+            return
+        if not self._conn.poll(0):
+            if not self._process.is_alive():  # died while booting: try again later
+                self._reviving = False
+                self._next_try = time.monotonic() + 1.0
+            return
+        self._reviving = False
+        try:
+            answer = self._conn.recv()
+        except (EOFError, OSError):
+            answer = ("error", "gone while booting")
+        if answer[0] != "ready":
+            log.error("audio: the new sound process failed: %s", answer[1])
+            self._next_try = time.monotonic() + 1.0
+            return
+        voices = [("add_voice", (k, patch, c)) for k, (patch, c) in self._voices.items()]
+        with contextlib.suppress(BrokenPipeError, OSError):
+            self._conn.send(("queued", voices))
+        log.info("audio: the sound process is back with %d voices", len(voices))
 
     # the per-frame controls: queued, sent once a frame
     def set(self, key: str, control: str, value: float, ramp: float = 0.05) -> None:
@@ -113,7 +166,10 @@ class RemoteAudio:
     def commit(self) -> None:
         """Send this frame's controls in one message (dropped if the child is gone)."""
         queued, self._queue = self._queue, []
-        if queued and self._process.is_alive():
+        if not self.ready:
+            self._revive()
+            return
+        if queued:
             try:
                 self._conn.send(("queued", queued))
             except (BrokenPipeError, OSError):
@@ -122,13 +178,25 @@ class RemoteAudio:
     # calls that answer
     def add_voice(self, key: str, patch: str, controls: dict[str, float] | None = None) -> None:
         self._call("add_voice", key, patch, controls)
+        self._voices[key] = (patch, controls)
 
     def remove_voice(self, key: str) -> None:
+        self._voices.pop(key, None)
         self._call("remove_voice", key)
 
     def reload_patch(self, patch: str) -> list[str]:
+        if not self.ready:  # a revived child loads the patch as the file is when it boots
+            return [k for k, (p, _) in self._voices.items() if p == patch]
         keys: list[str] = self._call("reload_patch", patch)
         return keys
+
+    def levels(self) -> dict[str, float]:
+        """Each voice's RMS over the last frame, as the child plays it ({} while the
+        child is being revived)."""
+        if not self.ready:
+            return {}
+        levels: dict[str, float] = self._call("levels")
+        return levels
 
     def start_recording(self, path: Path) -> None:
         self._call("start_recording", Path(path))
@@ -141,6 +209,8 @@ class RemoteAudio:
 
     def _call(self, name: str, *args: Any) -> Any:
         self.commit()  # what was queued first happens first
+        if not self.ready:
+            raise AudioError("the sound process is restarting")
         try:
             self._conn.send(("call", name, args))
         except (BrokenPipeError, OSError):

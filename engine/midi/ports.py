@@ -201,8 +201,16 @@ class MidiInput:
         now = self.clock()
         if now < self._next_scan:
             return False
+        first = self._next_scan == -float("inf")
         self._next_scan = now + self.rescan
-        names = self.backend.get_input_names()
+        try:
+            names = self.backend.get_input_names()
+        except MidiUnavailable as exc:
+            if first:  # no MIDI system at all: the caller says so, once
+                raise
+            # later, a hiccup of the MIDI system (a busy JACK server): the show goes on
+            log.warning("MIDI rescan failed (%s); trying again in %g s", exc, self.rescan)
+            return False
         if self.port is not None:
             if self.port.name in names:
                 return False

@@ -63,6 +63,11 @@ class Programs:
         """The layer shaders in use, in every dialect."""
         return sorted(self._dialects)
 
+    @property
+    def foreign(self) -> bool:
+        """Are there ISF or Shadertoy layers (whose passes may carry state frame to frame)?"""
+        return bool(self._foreign)
+
     def uses_signals(self, shader: str) -> bool:
         """Does a rig-dialect shader read raw signals (`signal(...)`)?"""
         return shader in self._uses_signals

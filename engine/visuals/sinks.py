@@ -93,9 +93,15 @@ class VideoSink(_FfmpegSink):
     """H.264 in yuv420p: what every player and projector laptop plays."""
 
     def __init__(
-        self, path: Path, size: tuple[int, int], fps: float, *, preset: str = "veryfast"
+        self,
+        path: Path,
+        size: tuple[int, int],
+        fps: float,
+        *,
+        preset: str = "veryfast",
+        crf: int = 18,  # 0: lossless (decoded frames compare bit for bit)
     ) -> None:
-        args = ["-c:v", "libx264", "-preset", preset, "-crf", "18", "-pix_fmt", "yuv420p"]
+        args = ["-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p"]
         super().__init__(size, fps, [*args, "-f", "mp4", str(path)])
 
 
@@ -157,13 +163,14 @@ class MovieWriter:
         *,
         sample_rate: int | None = 48000,
         channels: int = 2,
+        crf: int = 18,
     ) -> None:
         self.output = output
         output.parent.mkdir(parents=True, exist_ok=True)
         self._partial = output.with_name(f".{output.name}.partial-{os.getpid()}{output.suffix}")
         self._video_path = self._partial.with_suffix(".video.mp4")
         self.fps = fps
-        self.video = VideoSink(self._video_path, size, fps)
+        self.video = VideoSink(self._video_path, size, fps, crf=crf)
         self.sound: RawAudio | None = None
         if sample_rate is not None:
             self.sound = RawAudio(self._partial.with_suffix(".audio.f32"), sample_rate, channels)
