@@ -415,7 +415,6 @@ class Show:
             for d in self.dreamers
         ]
         table = slot_table(weights, modes, [d.home for d in self.dreamers])
-        get = self.params.get
         values = {spec.path: get(spec.path) for spec in UNIFORM_PARAMS}
         self.merge.render(self.layers.texture, table, values, time=t)
         self.fx.apply_master(self.merge, fx_frame)
