@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import faulthandler
 import json
+import logging
 import os
 import shutil
 import signal
@@ -190,6 +191,15 @@ def run(minutes: float, out: Path, size: tuple[int, int] = (320, 180), fps: int 
             soak.faults.append(f"{s:.1f} s: SIGKILL the shader warm-up worker (pid {pid})")
 
     live.on_frame = watch
+
+    class Errors(logging.Handler):  # every error the live loop reports (its deque keeps 32)
+        def emit(self, record: logging.LogRecord) -> None:
+            kind = getattr(record.args[0] if record.args else None, "kind", None)
+            if isinstance(kind, str):
+                soak.errors[kind] = soak.errors.get(kind, 0) + 1
+
+    errors = Errors()
+    logging.getLogger("oneiric.live").addHandler(errors)
     try:
         if os.environ.get("SOAK_MIDI", "1") == "1":
             try:
@@ -206,8 +216,7 @@ def run(minutes: float, out: Path, size: tuple[int, int] = (320, 180), fps: int 
         receiver.close()
         soak.late, soak.dropped = live.stats.late, live.stats.dropped
         soak.swaps = len(live.swaps)
-        for err in live.errors:
-            soak.errors[err.kind] = soak.errors.get(err.kind, 0) + 1
+        logging.getLogger("oneiric.live").removeHandler(errors)
         soak.ignored = sum(live.ignored.values())
         soak.osc_counts = dict(show.inputs.counts()) if show.inputs else {}
         soak.osc_counts["control received"] = receiver.received

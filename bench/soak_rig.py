@@ -97,6 +97,8 @@ while not select.select([sys.stdin], [], [], rng.uniform(0.01, 0.05))[0]:
         msg = mido.Message("note_on", note=rng.randrange(128), velocity=64)
     port.send(msg)
     sent += 1
+    if sent % 20 == 0:  # a count that survives a kill
+        print(sent, flush=True)
 print(sent)
 """
 
@@ -263,8 +265,9 @@ class Chaos:
             proc.kill()
             out, _ = proc.communicate()
             self.soak.faults.append("the MIDI controller was stuck at the end (in JACK)")
-        if out.strip().isdigit():
-            self.soak.midi_sent = int(out.strip())
+        counts = [n for n in out.split() if n.isdigit()]
+        if counts:
+            self.soak.midi_sent = int(counts[-1])
         else:
             self.soak.faults.append(f"MIDI controller: {out.strip()[-300:]}")
 
