@@ -21,7 +21,8 @@ from engine.fx_spec import FxSpec
 from engine.params import ParamSpace
 from engine.sets import parse_size
 from engine.visuals.context import describe, headless_context
-from engine.visuals.effects import EffectChain, Frame
+from engine.visuals.dialect_base import DrawFrame
+from engine.visuals.effects import EffectChain
 from engine.visuals.merge import Blend, Merge, slot_table
 
 LAYERS = 8
@@ -75,7 +76,7 @@ def main() -> None:
 
         def step(i: int, chain: EffectChain = chain) -> None:
             merged()
-            frame = Frame(i / 30, 1 / 30, i, None, (2026.0, 1.0, 1.0, 0.0))
+            frame = DrawFrame(i / 30, 1 / 30, i, None, (2026.0, 1.0, 1.0, 0.0))
             chain.render(frame, merge.fbo, 0, src=merge.output, flip=True)
 
         ms = timed(step)

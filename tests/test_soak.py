@@ -43,7 +43,7 @@ def test_a_minute_of_everything_at_once_leaves_the_show_playing(tmp_path):
     assert set(got["errors"]) >= {"shader", "patch"}, "broken edits reported by file"
     assert got["swaps"] >= 1, "good shader edits went in"
     # the sound process was killed and came back
-    assert got["revivals"] == 1 and got["sound_back_s"] < 10.0
+    assert got["revivals"] >= 1 and got["sound_back_s"] < 10.0
     assert len([f for f in got["faults"] if "SIGKILL" in f]) == 2
     assert (tmp_path / "memory.png").stat().st_size > 5000
     assert os.path.getsize(tmp_path / "report.md") > 200

@@ -35,6 +35,7 @@ from engine.audio.server import AudioError
 log = logging.getLogger(__name__)
 START_TIMEOUT = 60.0  # seconds for the child to import pyo and boot its server
 CALL_TIMEOUT = 30.0
+REVIVE_TIMEOUT = 8.0  # a child started again that is not ready by then is killed and retried
 QUEUED = ("set", "set_gain", "set_master")
 CALLS = ("add_voice", "remove_voice", "reload_patch", "start_recording", "stop_recording")
 
@@ -97,6 +98,7 @@ class RemoteAudio:
         self._voices: dict[str, tuple[str, dict[str, float] | None]] = {}
         self._reviving = False  # a new child is booting; it has no voices yet
         self._next_try = 0.0
+        self._boot_started = 0.0
         self.revivals = 0  # children started again after one died
         answer = self._receive(START_TIMEOUT)
         if answer[0] != "ready":
@@ -131,11 +133,18 @@ class RemoteAudio:
             )
             self._conn.close()
             self._spawn()
+            self._boot_started = time.monotonic()
             self._reviving = True
             self.revivals += 1
             return
         if not self._conn.poll(0):
-            if not self._process.is_alive():  # died while booting: try again later
+            stuck = time.monotonic() - self._boot_started > REVIVE_TIMEOUT
+            if stuck or not self._process.is_alive():  # died or hung booting: again later
+                log.error(
+                    "audio: the new sound process %s; trying again", "hung" if stuck else "died"
+                )
+                self._process.kill()
+                self._process.join()
                 self._reviving = False
                 self._next_try = time.monotonic() + 1.0
             return
