@@ -13,17 +13,14 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import moderngl
 import numpy as np
 
-from engine.audio.controls import ENGINE_DRIVEN, MASTER_DRIVEN, control_specs, own_controls
 from engine.audio.engine import AudioEngine
-from engine.audio.graph import PatchError, load_patch
 from engine.audio.listen import Listener
 from engine.audio.remote import RemoteAudio
-from engine.audio.server import AudioError
+from engine.audio.voicing import ShowSound
 from engine.cast import PREROLL, Cast
 from engine.clock import Tick
 from engine.dreamers import GROUP_PARAMS
@@ -119,76 +116,35 @@ class Show:
         self.fx = self._build_effects(spec)  # ISF filters over layers and the merge
         self._now = 0.0
         # values and cues are checked once every param exists (ISF inputs included)
-        self._voice_controls: dict[str, list[str]] = {}  # patch -> its own controls
-        self._master_controls: list[str] = []
-        self._register_patch_controls()
+        self.sound = ShowSound(
+            self.params, self.dreamers, self.folders.patches,
+            sr=spec.sample_rate, fps=self.fps, seed=spec.seed,
+        )  # fmt: skip
+        self.sound.register_controls()
         self._apply_values(spec)
         self._check_cues(spec.cues)
-
-        self.audio: AudioEngine | RemoteAudio | None = None
-        self.audio_notice = ""
-        self.audio_driver = audio_driver
         if audio:
-            self.audio = self._open_audio(audio_mode)
-            for d in self.dreamers:
-                self.audio.add_voice(d.path, d.patch)
+            self.sound.open(audio_mode, audio_driver)
 
         for d in self.dreamers:
             d.pull(0.0)
             d.analyse(0.0)
 
     # building
-    def _register_patch_controls(self, only: str | None = None) -> None:
-        """Each patch's own controls (beyond what the show drives) as params:
-        /dreamer/N/voice/NAME, and /master/NAME for the master bus. Called again for a
-        patch when it reloads, so a control it adds shows up."""
-        patches = sorted({d.patch for d in self.dreamers} | {"master"})
-        for name in patches if only is None else [only]:
-            try:
-                module = load_patch(name, self.folders.patches)
-            except PatchError:
-                continue  # the audio engine reports it; there is nothing to register
-            if name == "master":
-                specs = control_specs(module, "/master", MASTER_DRIVEN)
-                self._master_controls = [s.path.rsplit("/", 1)[1] for s in specs]
-                for spec in specs:
-                    self.params.register(spec)
-                continue
-            names = list(own_controls(module, ENGINE_DRIVEN))
-            self._voice_controls[name] = names
-            for d in self.dreamers:
-                if d.patch == name:
-                    for spec in control_specs(module, f"{d.path}/voice", ENGINE_DRIVEN):
-                        self.params.register(spec)
+    @property
+    def audio(self) -> AudioEngine | RemoteAudio | None:
+        """The sound's engine (None without sound)."""
+        return self.sound.engine
+
+    @property
+    def audio_notice(self) -> str:
+        return self.sound.notice
 
     def patch_reloaded(self, name: str) -> None:
-        self._register_patch_controls(name)
+        self.sound.register_controls(name)
 
     def _mapping(self, name: str) -> Mapping | None:
         return Mapping(find_mapping(name, self.folders.mappings)) if name else None
-
-    def _open_audio(self, mode: str) -> AudioEngine | RemoteAudio:
-        """mode "auto": a sound device if there is one, else computed without playing.
-        The driver (`audio_driver`): "portaudio", "jack", or "auto" (PortAudio's
-        default device, then a running JACK server)."""
-        spec = self.spec
-        options: dict[str, Any] = {"sr": spec.sample_rate, "fps": self.fps, "seed": spec.seed}
-        options["patch_dir"] = self.folders.patches
-        if mode in ("auto", "realtime"):
-            trying = self.audio_driver == "auto"
-            drivers = ("portaudio", "jack") if trying else (self.audio_driver,)
-            failed = []
-            for driver in drivers:
-                try:  # its own process: its callback never waits on our GIL
-                    return RemoteAudio(driver=driver, jack_autostart=not trying, **options)
-                except AudioError as exc:
-                    failed.append(str(exc))
-            if mode == "realtime":
-                raise AudioError("; ".join(failed))
-            self.audio_notice = (
-                f"no sound device ({'; '.join(failed)}): audio is computed, not played"
-            )
-        return AudioEngine(mode="manual", **options)
 
     def tap_reads(self, tap: Callable[[int, int, dict[str, np.ndarray]], None]) -> None:
         """Hand every read of a live stream (LSL, BrainFlow, the audio input) to `tap`."""
@@ -422,23 +378,9 @@ class Show:
             self.overlay.draw(self.merge.fbo, self.overlay_state)
 
     def _sound(self) -> np.ndarray | None:
-        assert self.audio is not None
-        ramp = 1.0 / self.fps
-        for d in self.dreamers:
-            for name, value in d.audio_controls().items():
-                self.audio.set(d.path, name, value, ramp)
-            gain = d.param("volume") * d.param("weight") * (1 - d.param("mute")) * d.presence
-            self.audio.set_gain(d.path, gain, ramp)
-            for name in self._voice_controls.get(d.patch, ()):
-                self.audio.set(d.path, name, self.params.get(f"{d.path}/voice/{name}"), ramp)
-        for name in self._master_controls:
-            self.audio.set_master(name, self.params.get(f"/master/{name}"), ramp)
-        self.audio.set_master("volume", self.params.get("/master/volume"), ramp)
-        self.audio.set_master("reverb", self.params.get("/master/reverb"), ramp)
-        self.audio.commit()
-        if not isinstance(self.audio, AudioEngine) or self.audio.mode != "manual":
-            return None  # a sound device plays it; nothing comes back per frame
-        block = self.audio.process_frame()
+        block = self.sound.frame()
+        if block is None:
+            return None  # a sound device plays it
         if self.listen is not None:  # the input's sound mixed in (or instead), as the set says
             block = self.listen.mix(block)
         self._last_mono = block.mean(axis=1)  # what audio-reactive layers hear next frame
@@ -448,9 +390,7 @@ class Show:
         self.cast.close()
         if self.listen is not None:
             self.listen.close()
-        if self.audio is not None:
-            self.audio.close()
-            self.audio = None
+        self.sound.close()
         self.fx.release()
         self.layers.release()
         self.merge.release()
