@@ -17,41 +17,27 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
-from engine import commands, sets
-from engine.audio.graph import PatchError
-from engine.clock import Clock, RealtimeClock, Tick
+from engine import commands
+from engine.clock import Clock, RealtimeClock
 from engine.commands import COMMAND_ERRORS
 from engine.control_maps import ControlMap
 from engine.events import Event, EventQueue
+from engine.live_edits import LiveEdits, LiveError, SessionLog
 from engine.midi.controller import MidiController
 from engine.midi.timecode import TimecodeFollower
 from engine.params import ParamSpec
 from engine.reload import Warmer, Watcher
-from engine.render import load_set
 from engine.show import Frame, Show
 from engine.sources.profiles import CLAMPED
 from engine.visuals.overlay import Overlay, OverlayState
-from engine.visuals.shaders import ShaderError, find_layer
+from engine.visuals.shaders import find_layer
 
 log = logging.getLogger("oneiric.live")
 LIVE_PARAMS = (ParamSpec("/live/crossfade", 1.0, 0.0, 10.0, unit="s", doc="shader swap time"),)
-
-
-class SessionLog(Protocol):
-    """What the live loop records (engine.record.SessionWriter)."""
-
-    def frame(self, tick: Tick) -> None: ...
-    def event(self, frame: int, event: Event) -> None: ...
-    def source(
-        self, frame: int, kind: str, path: str, text: str | None, error: str | None = None
-    ) -> None: ...
-    def inputs(self, endpoints: list[list[str]], readers: dict[int, Any]) -> None: ...
-    def input(self, frame: int, event: Event) -> None: ...
-    def reading(self, frame: int, dreamer: int, n: int, samples: dict[str, np.ndarray]) -> None: ...
 
 
 class FrameSink(Protocol):
@@ -73,22 +59,7 @@ class LiveStats:
         return 1000.0 / max(float(np.mean(self.frame_ms)), 1e-6)
 
 
-@dataclass(frozen=True, slots=True)
-class LiveError:
-    """Something that went wrong in a file, for the overlay and the tests."""
-
-    kind: str  # shader, patch, mapping, set, effect
-    path: Path
-    line: int | None
-    message: str
-    frame: int
-
-    def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line else str(self.path)
-        return f"{where}: {self.message}"
-
-
-class Live:
+class Live(LiveEdits):
     def __init__(
         self,
         show: Show,
@@ -164,94 +135,6 @@ class Live:
         show.tap_reads(lambda i, n, got: session.reading(self.frame_index, i, n, got))
 
     # what changed
-    def file_changed(self, path: Path) -> None:
-        """React to an edited file (the watcher calls this; tests may too)."""
-        path = path.resolve()
-        folders = self.show.folders
-        if self.show.fx.uses(path):  # an effect: compiled at the next frame, on this thread
-            self._edited_effects[path] = None
-        if path.parent == folders.shaders.resolve() and path.stem in self.show.shaders:
-            self.warmer.request(path)
-        elif path.parent == folders.mappings.resolve():
-            self._reload_mapping(path)
-        elif path.parent == folders.patches.resolve() and path.suffix == ".py":
-            self._reload_patch(path)
-        elif path == self.show.spec.path.resolve():
-            self._reload_set(path)
-
-    def _error(self, kind: str, path: Path, line: int | None, message: str) -> None:
-        err = LiveError(kind, path, line, message, self.frame_index)
-        self.errors.append(err)
-        log.error("%s", err)
-        if self.session is not None:
-            self.session.source(self.frame_index, kind, str(path), None, str(err))
-
-    def _record_source(self, kind: str, path: Path, text: str) -> None:
-        if self.session is not None:
-            self.session.source(self.frame_index, kind, str(path), text)
-
-    def _reload_mapping(self, path: Path) -> None:
-        mapping = self.show.mapping
-        if mapping is None or mapping.path != path:
-            return
-        if mapping.load():
-            log.info("mapping %s reloaded", path.name)
-            self._record_source("mapping", path, path.read_text())
-        elif mapping.error is not None:
-            self._error("mapping", path, mapping.error.line, mapping.error.message)
-
-    def _reload_patch(self, path: Path) -> None:
-        audio = self.show.audio
-        if audio is None or path.stem not in {d.patch for d in self.show.dreamers}:
-            return
-        try:
-            keys = audio.reload_patch(path.stem)
-        except PatchError as exc:
-            where = exc.path or path
-            message = exc.detail.removeprefix(f"{where}:{exc.line}:").removeprefix(f"{where}:")
-            self._error("patch", where, exc.line, message.strip())
-            return
-        self.show.patch_reloaded(path.stem)  # a control it adds becomes a param
-        log.info("patch %s reloaded for %d voices", path.stem, len(keys))
-        self._record_source("patch", path, path.read_text())
-
-    def _reload_set(self, path: Path) -> None:
-        try:
-            spec = load_set(path, self.show.folders)
-            self.show.reload_set(spec)
-        except sets.SetError as exc:
-            self._error("set", exc.path, None, f"{exc.where}: {exc.message}")
-            return
-        log.info("set %s re-applied", path.name)
-        self._record_source("set", path, path.read_text())
-
-    def _reload_effects(self) -> None:
-        """Effects edited since the last frame, compiled again (stamped with this frame);
-        one that fails keeps the last good one running."""
-        for path in list(self._edited_effects):
-            errors = self.show.reload_effect(path)
-            for exc in errors:
-                self._error("effect", exc.path, exc.line, exc.message)
-            if not errors:
-                self._record_source("effect", path, path.read_text())
-        self._edited_effects.clear()
-
-    def _swap_warmed(self) -> None:
-        for done in self.warmer.results():
-            if done.error is not None:
-                self._error("shader", done.error.path, done.error.line, done.error.message)
-                continue
-            try:
-                fade = self.show.params.get("/live/crossfade")
-                self.show.reload_shader(done.path, fade, done.source)
-            except ShaderError as exc:
-                self._error("shader", exc.path, exc.line, exc.message)
-                continue
-            self.swaps.append((self.frame_index, done.path.stem))
-            text = done.source.code if done.source is not None else done.path.read_text()
-            self._record_source("shader", done.path, text)
-            log.info("shader %s swapped in (warmed in %.2f s)", done.path.name, done.seconds)
-
     # commands
     def command(self, address: str, *args: object) -> None:
         """Queue a command from any thread: a param path with a value (and fade), or one
