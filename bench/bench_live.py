@@ -138,7 +138,7 @@ def reload_cost(ctx, tmp: Path, size: tuple[int, int]) -> None:
         median = statistics.median(times)
         # a unique edit, so the driver's shader cache cannot have it already
         target.write_text(target.read_text() + f"\n// edit {random.random()}\n")
-        swap = []
+        swap: list[float] = []
         if mode.startswith("warmed"):
             live.file_changed(target)
             while not live.swaps or len(swap) < 40:
@@ -148,7 +148,7 @@ def reload_cost(ctx, tmp: Path, size: tuple[int, int]) -> None:
             live.swaps.clear()
         else:
             t0 = time.perf_counter()
-            show.swap_shader(LayerSource.load(target), 1.0)
+            show.reload_shader(target, 1.0, LayerSource.load(target))
             live.step()
             swap.append((time.perf_counter() - t0) * 1000)
             for _ in range(39):
