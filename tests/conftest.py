@@ -90,10 +90,3 @@ def scratch_folders(root: Path, *shipped: str) -> Folders:
 def scratch(tmp_path: Path) -> Callable[..., Folders]:
     """`scratch("shaders/tide.glsl", "patches/drone.py")`: scratch_folders in tmp_path."""
     return functools.partial(scratch_folders, tmp_path)
-
-
-def write_set(root: Path, text: str, name: str = "night.toml") -> Path:
-    """A set file from inline TOML, in a test's folder."""
-    path = root / name
-    path.write_text(text)
-    return path
