@@ -361,9 +361,9 @@ class Show:
         data[:, : rows.shape[1]] = rows
         self.layers.upload(data, signals)
         date = date_of(self.start_date + datetime.timedelta(seconds=t))
-        self.programs.render(data, t, dt, frame, audio=self._last_mono, date=date)
-        fx_frame = DrawFrame(t, dt, frame, self._last_mono, date)
-        self.fx.apply_layers(self.layers, fx_frame, data)
+        shown = DrawFrame(t, dt, frame, self._last_mono, date)
+        self.programs.render(data, shown)
+        self.fx.apply_layers(self.layers, shown, data)
 
         default_mode = int(self.params.get("/merge/mode"))
         modes = [
@@ -373,7 +373,7 @@ class Show:
         table = slot_table(weights, modes, [d.home for d in self.dreamers])
         values = {spec.path: get(spec.path) for spec in UNIFORM_PARAMS}
         self.merge.render(self.layers.texture, table, values, time=t)
-        self.fx.apply_master(self.merge, fx_frame)
+        self.fx.apply_master(self.merge, shown)
         if self.overlay is not None and self.overlay_state is not None:
             self.overlay.draw(self.merge.fbo, self.overlay_state)
 

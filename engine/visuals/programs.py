@@ -177,18 +177,11 @@ class Programs:
             draws.append(Draw(self._programs[name], first, count))
         return draws
 
-    def render(
-        self,
-        data: np.ndarray,
-        t: float,
-        dt: float,
-        frame: int,
-        *,
-        audio: np.ndarray | None,
-        date: tuple[float, float, float, float],
-    ) -> None:
-        """Every layer: the rig's instanced draws, then each ISF or Shadertoy layer."""
-        self.layers.render(self._draws(t), time=t, dt=dt, frame=frame)
+    def render(self, data: np.ndarray, shown: DrawFrame) -> None:
+        """Every layer: the rig's instanced draws, then each ISF or Shadertoy layer
+        (`shown` is the show's frame; each of those layers runs on its dreamer's time)."""
+        t = shown.time
+        self.layers.render(self._draws(t), time=t, dt=shown.dt, frame=shown.frame)
         get = self.params.get_vec
         for i, prog in self._foreign.items():
             d = self.dreamers[i]
@@ -197,7 +190,7 @@ class Programs:
                 for spec in prog.inputs
                 for v in [get(f"{d.path}/layer{spec.path}")]
             }
-            at = DrawFrame(d.values["t"], dt, frame, audio, date)  # the dreamer's own time
+            at = replace(shown, time=d.values["t"])
             fbo, size, row = self.layers.fbo, self.layer_size, data[d.layer]
             fading = self._foreign_fading.get(i)
             fade = 1.0
