@@ -18,7 +18,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 
 JACK_MIDI = "mido.backends.rtmidi/UNIX_JACK"
-EEG = ROOT.parent / "shared" / "data" / "biosignals" / "physio" / "biosppy_eeg_ec.txt"
+DATA = Path(os.environ.get("ONEIRIC_DATA", ROOT.parent / "shared" / "data"))  # as the tests
+EEG = DATA / "biosignals" / "physio" / "biosppy_eeg_ec.txt"
 
 SET = """
 [set]

@@ -11,11 +11,14 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, headless_env
+from conftest import ROOT, headless_env, needs_data
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("jackd") is None, reason="jackd is not installed (Debian jackd2)"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        shutil.which("jackd") is None, reason="jackd is not installed (Debian jackd2)"
+    ),
+    needs_data,  # the Mind Monitor senders play a real EEG recording
+]
 
 
 @pytest.mark.timeout(420)
