@@ -53,8 +53,9 @@ def browse(url: str, results: dict, want_osc: threading.Event, errors: list) -> 
             before = int(page.get_attribute(plot, "data-samples") or 0)
             page.wait_for_timeout(1500)
             results["samples"] = (before, int(page.get_attribute(plot, "data-samples") or 0))
-            page.wait_for_function("document.getElementById('thumb').naturalWidth > 0")
-            results["thumb"] = page.evaluate("document.getElementById('thumb').naturalWidth")
+            # one read: the width that made the wait return (a second read could race a frame)
+            shown = page.wait_for_function("document.getElementById('thumb').naturalWidth")
+            results["thumb"] = shown.json_value()
             value = "Number(document.querySelector('input[data-path=\"{}\"]').value)"
             page.click('button[data-cue="storm"]')  # the cue sets /merge/chaos to 0.8
             page.wait_for_function(value.format("/merge/chaos") + " === 0.8", timeout=10000)

@@ -16,6 +16,7 @@ const state = {
   held: new Set(), // paths the user is dragging: incoming values wait
   ws: null,
   thumbUrl: null,
+  thumbBusy: false, // a thumbnail is decoding
 };
 
 // OSC 1.0: just what the rig sends and takes
@@ -274,11 +275,25 @@ function reloadSoon() {
 
 function received(address, args) {
   if (address === "/live/thumbnail") {
+    // Decode off-screen, then swap the element: the picture on show never blanks
+    // between frames, and frames that arrive while one decodes are dropped.
+    if (state.thumbBusy) return;
+    state.thumbBusy = true;
     const url = URL.createObjectURL(new Blob([args[0]], { type: "image/jpeg" }));
-    const img = document.getElementById("thumb");
-    img.src = url;
-    if (state.thumbUrl) URL.revokeObjectURL(state.thumbUrl);
-    state.thumbUrl = url;
+    const next = new Image();
+    next.id = "thumb";
+    next.alt = "the output";
+    next.onload = () => {
+      document.getElementById("thumb").replaceWith(next);
+      if (state.thumbUrl) URL.revokeObjectURL(state.thumbUrl);
+      state.thumbUrl = url;
+      state.thumbBusy = false;
+    };
+    next.onerror = () => {
+      URL.revokeObjectURL(url);
+      state.thumbBusy = false;
+    };
+    next.src = url;
     return;
   }
   const w = state.widgets.get(address);
