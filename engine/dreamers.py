@@ -27,7 +27,6 @@ from engine.features import (
 from engine.params import ParamSpace, ParamSpec
 from engine.sources.simulate import RATES, STAGES
 from engine.stage import StageEpoch, Stager
-from engine.visuals.fields import FIELDS
 from engine.visuals.layers import SIGNAL_WIDTH
 from engine.visuals.merge import BLEND_NAMES
 
@@ -62,12 +61,18 @@ FEATURE_OUTPUTS = (
     ("quality", 1.0, "", "how far the signals can be trusted"),
     ("presence", 1.0, "", "1 while the source speaks; fades when it falls silent"),
 )
+# what the dreamer's layer reads beside its features, published every frame too
+LAYER_OUTPUTS = (
+    ("time", 1e7, "s", "the dreamer's own time: runs at its speed, so a change never jumps"),
+    ("seed", 1.0, "", "the dreamer's own variation, 0..1, fixed by its seed"),
+    ("beat_age", 60.0, "s", "seconds since the last heartbeat (at most 60)"),
+)
 
 
 def feature_params(n: int) -> tuple[ParamSpec, ...]:
     return tuple(
         ParamSpec(f"/dreamer/{n}/{name}", 0.0, 0.0, top, unit=unit, doc=doc, access="r")
-        for name, top, unit, doc in FEATURE_OUTPUTS
+        for name, top, unit, doc in (*FEATURE_OUTPUTS, *LAYER_OUTPUTS)
     )
 
 
@@ -92,6 +97,12 @@ def dreamer_params(n: int, *, hue: float, pitch: float) -> tuple[ParamSpec, ...]
             doc="scored every 30 s; a 4-s guess before the first",
         ),
         *feature_params(n),
+        ParamSpec(
+            f"{p}/share",
+            0.0,
+            access="r",
+            doc="its share of the merge now: weight, mute, sleep state and presence",
+        ),
     )
 
 
@@ -195,8 +206,10 @@ class Dreamer:
         self.stage: StageEpoch | None = None  # the last scored 30-s epoch
         self.problem: str | None = None  # why the EEG is not trusted now (flat, saturated...)
         self.features = FeatureSet()
-        self.values = {name: 0.0 for name in FIELDS}
-        self.values["t"] = (seed % 997) / 997.0 * 60.0  # dreamers start at different moments
+        # the smoothed features (published as /dreamer/N/*: the params are what others read)
+        self._v = dict.fromkeys((name for name, *_ in (*FEATURE_OUTPUTS, *LAYER_OUTPUTS)), 0.0)
+        self._v["time"] = (seed % 997) / 997.0 * 60.0  # dreamers start at different moments
+        self._v["seed"] = (seed % 1000) / 1000.0
         self._running = {b: _Running() for b in BANDS}
         self._analysed_at = 0.0
         self._last_beat = -1e9
@@ -312,7 +325,7 @@ class Dreamer:
             self.presence = target
         f = self.features
         k = 1.0 - math.exp(-dt / 0.4) if dt > 0 else 1.0
-        v = self.values
+        v = self._v
         for b in BANDS:
             x = getattr(f, b)
             if self.enhance and self.drive == "features":
@@ -333,21 +346,27 @@ class Dreamer:
             v["beat"] = beat_pulse(t - self._last_beat)
             v["breath"] = 0.5 - 0.5 * math.cos(self.breath_phase(t))
         v["breath_phase"] = (self.breath_phase(t) / (2 * math.pi)) % 1.0
-        v["stage"] = self.param("stage")
-        for name in ("hue", "warp", "speed"):
-            v[name] = self.param(name)
-        v["seed"] = (self.seed % 1000) / 1000.0
+        v["presence"] = self.presence
         v["beat_age"] = min(t - self._last_beat, 60.0)
         # the layer's own clock: integrated, so a speed change never jumps the picture
-        v["t"] += dt * v["speed"]
+        v["time"] += dt * self.param("speed")
         self.publish()
 
     def publish(self) -> None:
         """This frame's features as the dreamer's read-only params."""
-        v, path, publish = self.values, self.path, self.params.publish
-        for name, *_ in FEATURE_OUTPUTS:
-            x = self.presence if name == "presence" else v[name]
+        path, publish = self.path, self.params.publish
+        for name, x in self._v.items():
             publish(f"{path}/{name}", x if math.isfinite(x) else 0.0)
+
+    @property
+    def depth(self) -> float:
+        """How deeply asleep, this frame (1 - arousal, smoothed)."""
+        return self._v["depth"]
+
+    @property
+    def time(self) -> float:
+        """The dreamer's own time: what its layer's TIME and iTime read."""
+        return self._v["time"]
 
     def breath_phase(self, t: float) -> float:
         """Breath phase now: the last analysis, run forward at the measured rate."""
@@ -378,7 +397,7 @@ class Dreamer:
         return out
 
     def audio_controls(self) -> dict[str, float]:
-        v = self.values
+        v = self._v
         return {
             "amp": v["breath"],
             "breath_phase": v["breath_phase"],

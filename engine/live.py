@@ -256,12 +256,15 @@ class Live(LiveEdits):
         show = self.show
         timecode = self.timecode.timecode_at(time.perf_counter()) if self.timecode else None
         tc = [f"tc {timecode}"] if timecode is not None else []
+        get = show.params.get
         return OverlayState(
             fps=s.frames / s.wall if s.wall > 0 else s.fps,
             frame_ms=float(np.mean(s.frame_ms)) if s.frame_ms else 0.0,
             late=s.late,
             dropped=s.dropped,
-            dreamers=[(d.id, d.values["quality"], d.values["weight"]) for d in show.dreamers],
+            dreamers=[
+                (d.id, get(f"{d.path}/quality"), get(f"{d.path}/share")) for d in show.dreamers
+            ],
             errors=[str(e) for e in self.errors],
             status=" | ".join([f"{show.spec.title}  t={show.now:.1f}s", *tc, *self.notices]),
             inputs=self.input_report(),

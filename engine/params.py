@@ -216,6 +216,11 @@ class ParamSpace:
         except KeyError:
             raise ParamError(f"no param at {path}") from None
 
+    def read(self, paths: Iterable[str]) -> list[float]:
+        """Many scalar params at once, 0.0 for a path with no param (a set without it)."""
+        params = self._params
+        return [params[p].value[0] if p in params else 0.0 for p in paths]
+
     def get_vec(self, path: str) -> tuple[float, ...]:
         try:
             return tuple(self._params[path].value)

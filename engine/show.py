@@ -23,7 +23,7 @@ from engine.audio.remote import RemoteAudio
 from engine.audio.voicing import ShowSound
 from engine.cast import PREROLL, Cast
 from engine.clock import Tick
-from engine.dreamers import GROUP_PARAMS
+from engine.dreamers import GROUP_PARAMS, Dreamer
 from engine.features import resonance
 from engine.folders import Folders
 from engine.mapping import DreamerView, Mapping, Rig, find_mapping
@@ -37,7 +37,7 @@ from engine.tempo import Tempo
 from engine.visuals.dialect_base import DrawFrame
 from engine.visuals.dialects import date_of
 from engine.visuals.effects import EffectError
-from engine.visuals.fields import FIELD_NAMES
+from engine.visuals.fields import FIELD_NAMES, field_paths
 from engine.visuals.layers import LayerStack
 from engine.visuals.merge import MERGE_PARAMS, UNIFORM_PARAMS, Merge, slot_table
 from engine.visuals.overlay import Overlay, OverlayState
@@ -322,7 +322,7 @@ class Show:
         return self._sound() if self.audio is not None else None
 
     def _rig(self, tick: Tick) -> Rig:
-        views = [DreamerView(d.id, d.path, dict(d.values)) for d in self.dreamers]
+        views = [DreamerView(d.id, d.path, self.layer_fields(d)) for d in self.dreamers]
         return Rig(tick.time, tick.dt, tick.frame, views, self.resonance, self.params)
 
     def weights(self) -> np.ndarray:
@@ -330,24 +330,25 @@ class Show:
         state = self.params.get("/merge/state")
         out = np.empty(len(self.dreamers))
         for i, d in enumerate(self.dreamers):
-            depth = d.values["depth"]
+            depth = d.depth
             out[i] = (
                 d.param("weight") * (1 - d.param("mute")) * (1 - state + state * depth) * d.presence
             )
         return out
+
+    def layer_fields(self, d: Dreamer) -> dict[str, float]:
+        """What dreamer d's layer reads now, by field name (its row, from the params)."""
+        return dict(zip(FIELD_NAMES, self.params.read(field_paths(d.path)), strict=True))
 
     def _render(self, t: float, dt: float, frame: int, *, draw: bool = True) -> None:
         n = len(self.dreamers)
         weights = self.weights()
         rows = np.zeros((n, len(FIELD_NAMES)), np.float32)
         signals = np.zeros((n * 3, self.layers.signals.width), np.float32)
-        bpm, phase = self.params.get("/tempo/bpm"), self.params.get("/tempo/beat")
-        audio_fields = self.listen.fields() if self.listen is not None else {}
+        read, publish = self.params.read, self.params.publish
         for d, w in zip(self.dreamers, weights, strict=True):
-            d.values.update(audio_fields)
-            d.values["weight"] = float(w)
-            d.values["bpm"], d.values["tempo_phase"] = bpm, phase
-            rows[d.layer] = [d.values[f] for f in FIELD_NAMES]
+            publish(f"{d.path}/share", float(w))
+            rows[d.layer] = read(field_paths(d.path))  # the one route from a param to a layer
             if draw and self.programs.uses_signals(d.shader):
                 signals[d.layer * 3 : d.layer * 3 + 3] = d.signal_rows()
         get = self.params.get

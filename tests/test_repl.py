@@ -58,7 +58,7 @@ def test_features_are_read_only_params_the_console_shows_by_name(live):
     repl.execute(live, "get /dreamer/1/alpha", out, lambda: None)
     repl.execute(live, "set /dreamer/1/heart 80", out, lambda: None)
     text = out.getvalue()
-    heart = live.show.dreamers[0].values["heart"]
+    heart = live.show.layer_fields(live.show.dreamers[0])["heart"]
     assert heart > 30  # the simulated heart is measured by now
     assert f"/dreamer/1/heart = {heart:.6g} bpm" in text
     stage = STAGES[int(live.show.params.get("/dreamer/1/stage"))]

@@ -137,6 +137,6 @@ def test_each_dreamer_is_scored_every_30_s_into_its_stage_param(tmp_path, gl):
         assert awake.stage is not None and awake.stage.stage == "W"
         assert show.params.get("/dreamer/1/stage") == STAGES.index("N3")
         assert show.params.get("/dreamer/2/stage") == STAGES.index("W")
-        assert deep.values["stage"] == STAGES.index("N3")  # what its layer shader sees
+        assert show.layer_fields(deep)["stage"] == STAGES.index("N3")  # what its layer shader sees
     finally:
         show.close()

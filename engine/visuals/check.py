@@ -33,6 +33,7 @@ DREAMER = {
     **{"arousal": 0.4, "quality": 0.9, "heart": 62.0, "beat": 0.3, "breath": 0.5},
     **{"breath_phase": 0.25, "breath_rate": 12.0, "hue": 0.55, "warp": 0.3, "speed": 1.0},
     **{"seed": 0.2, "depth": 0.5, "stage": 2.0, "weight": 1.0, "t": 3.6, "beat_age": 0.5},
+    "share": 1.0,
 }
 FPS = 30.0
 SAMPLE_RATE = 48000

@@ -32,7 +32,9 @@ class LayerOwner(Protocol):
     layer: int
     path: str
     shader: str
-    values: dict[str, float]
+
+    @property
+    def time(self) -> float: ...  # the dreamer's own time, what a layer's TIME reads
 
 
 Fade = tuple[moderngl.Program, float, float]  # the old program, start, length (s)
@@ -190,7 +192,7 @@ class Programs:
                 for spec in prog.inputs
                 for v in [get(f"{d.path}/layer{spec.path}")]
             }
-            at = replace(shown, time=d.values["t"])
+            at = replace(shown, time=d.time)
             fbo, size, row = self.layers.fbo, self.layer_size, data[d.layer]
             fading = self._foreign_fading.get(i)
             fade = 1.0

@@ -206,7 +206,9 @@ def test_tap_tempo_and_the_layers_see_the_tempo(gl, tmp_path):
         assert show.params.get("/tempo/bpm") == pytest.approx(150.0)
         assert show.params.get("/tempo/beat") == pytest.approx(0.25, abs=1e-6)
         live.step()
-        assert show.dreamers[0].values["bpm"] == pytest.approx(150.0)  # the layer's `bpm`
+        assert show.layer_fields(show.dreamers[0])["bpm"] == pytest.approx(
+            150.0
+        )  # the layer's `bpm`
     finally:
         live.close()
         show.close()

@@ -41,7 +41,7 @@ BASE = {
     **{"depth": 0.5, "stage": 2.0, "weight": 1.0, "t": 3.6, "beat_age": 0.5},
     **{"bpm": 120.0, "tempo_phase": 0.25},
     **{"audio_rms": 0.2, "audio_bass": 0.5, "audio_mid": 0.4, "audio_high": 0.3},
-    **{"audio_onset": 0.0},
+    **{"audio_onset": 0.0, "share": 1.0},
 }
 # Another dreamer, different in every field: dreaming (REM), aroused, mid-heartbeat.
 OTHER = {
@@ -52,7 +52,7 @@ OTHER = {
     **{"depth": 0.2, "stage": 4.0, "weight": 0.5, "t": 9.1, "beat_age": 0.05},
     **{"bpm": 174.0, "tempo_phase": 0.8},
     **{"audio_rms": 0.6, "audio_bass": 0.9, "audio_mid": 0.7, "audio_high": 0.8},
-    **{"audio_onset": 1.0},
+    **{"audio_onset": 1.0, "share": 0.4},
 }
 # How far each driver swings in the response test: a trace of it vs plenty of it.
 SWINGS = {
@@ -64,7 +64,7 @@ SWINGS = {
     **{"stage": (2.0, 4.0), "weight": (0.2, 1.0), "t": (1.0, 5.0), "beat_age": (0.0, 1.0)},
     **{"bpm": (90.0, 174.0), "tempo_phase": (0.0, 0.5)},
     **{"audio_rms": (0.0, 0.8), "audio_bass": (0.0, 1.0), "audio_mid": (0.0, 1.0)},
-    **{"audio_high": (0.0, 1.0), "audio_onset": (0.0, 1.0)},
+    **{"audio_high": (0.0, 1.0), "audio_onset": (0.0, 1.0), "share": (0.2, 1.0)},
 }
 assert set(SWINGS) == set(FIELDS) == set(BASE) == set(OTHER)
 
