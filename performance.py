@@ -480,6 +480,8 @@ def cmd_shaders_check(args: argparse.Namespace) -> int:
 def cmd_params(args: argparse.Namespace) -> int:
     import json
 
+    from engine.commands import COMMANDS
+    from engine.params import path_matches
     from engine.render import load_set
     from engine.show import Show
     from engine.visuals.context import headless_context
@@ -491,6 +493,10 @@ def cmd_params(args: argparse.Namespace) -> int:
         params = show.params
         paths = params.match(args.pattern) if args.pattern else [p.path for p in params]
         rows = [params.spec(p) for p in paths]
+        # commands: write-only, an impulse (no value) or a name
+        commands = [
+            c for c in COMMANDS.values() if not args.pattern or path_matches(c.path, args.pattern)
+        ]
         if args.json:
             out = [
                 {
@@ -509,12 +515,26 @@ def cmd_params(args: argparse.Namespace) -> int:
                 }
                 for p in rows
             ]
+            out += [
+                {
+                    "path": c.path,
+                    "type": "impulse" if c.impulse else "string",
+                    "args": list(c.args),
+                    "access": "w",
+                    "description": c.doc,
+                    **({"alias_of": c.alias_of} if c.alias_of else {}),
+                }
+                for c in commands
+            ]
             print(json.dumps(out, indent=1))
         else:
             for p in rows:
                 span = "|".join(p.choices) if p.kind == "enum" else f"{p.min:g}..{p.max:g}"
                 span += f" {p.unit}" if p.unit else ""
                 print(f"{p.path:34} {p.kind:5} {span:18} {p.access:2}  {p.doc}")
+            for c in commands:
+                kind, takes = ("impulse", "") if c.impulse else ("string", " ".join(c.args))
+                print(f"{c.path:34} {kind:7} {takes:16} w   {c.doc}")
     finally:
         show.close()
         ctx.release()

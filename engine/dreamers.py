@@ -80,14 +80,24 @@ def dreamer_params(n: int, *, hue: float, pitch: float) -> tuple[ParamSpec, ...]
     """The params of dreamer n (1-based, as in /dreamer/3/weight)."""
     p = f"/dreamer/{n}"
     return (
-        ParamSpec(f"{p}/weight", 1.0, smooth=0.1, doc="share of the merge"),
+        ParamSpec(
+            f"{p}/weight", 1.0, smooth=0.1, doc="its weight in the merge (share: what it gets)"
+        ),
         ParamSpec(f"{p}/mute", 0.0, kind="bool", doc="silence and hide (fades with the cue)"),
         ParamSpec(f"{p}/hue", hue, smooth=0.3, doc="colour of the layer"),
         ParamSpec(f"{p}/warp", 0.5, 0.0, 2.0, smooth=0.3, doc="distortion of the layer"),
         ParamSpec(f"{p}/speed", 1.0, 0.0, 4.0, smooth=0.3, doc="time scale of the layer"),
         ParamSpec(f"{p}/volume", 0.7, smooth=0.05, doc="voice level"),
-        ParamSpec(f"{p}/pitch", pitch, 20.0, 2000.0, curve="log", smooth=0.2, unit="Hz"),
-        ParamSpec(f"{p}/blend", 0.0, kind="enum", choices=("merge", *BLEND_NAMES)),
+        ParamSpec(
+            f"{p}/pitch", pitch, 20.0, 2000.0, curve="log", smooth=0.2, unit="Hz", doc="voice pitch"
+        ),
+        ParamSpec(
+            f"{p}/blend",
+            0.0,
+            kind="enum",
+            choices=("merge", *BLEND_NAMES),
+            doc="its own blend mode (merge: /merge/mode)",
+        ),
         ParamSpec(
             f"{p}/stage",
             0.0,

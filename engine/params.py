@@ -33,6 +33,11 @@ class ParamError(ValueError):
     """An unknown path or a value a param cannot take."""
 
 
+def path_matches(path: str, pattern: str) -> bool:
+    """Whether a path matches a pattern whose `*` stands for one segment."""
+    return path.count("/") == pattern.count("/") and fnmatch.fnmatchcase(path, pattern)
+
+
 @dataclass(frozen=True, slots=True)
 class ParamSpec:
     """What a param is. Frozen: change a value through the space, not the spec."""
@@ -203,10 +208,7 @@ class ParamSpace:
         """Paths matching a pattern; `*` stands for one path segment (`/dreamer/*/weight`)."""
         if not any(c in pattern for c in "*?["):
             return [pattern] if pattern in self._params else []
-        depth = pattern.count("/")
-        return [
-            p for p in self._params if p.count("/") == depth and fnmatch.fnmatchcase(p, pattern)
-        ]
+        return [p for p in self._params if path_matches(p, pattern)]
 
     # reading
     def get(self, path: str) -> float:

@@ -33,3 +33,26 @@ def test_every_shader_in_the_repo_passes_the_checker():
     done = run("shaders", "check", "shaders")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "0 failed" in done.stdout
+
+
+def test_params_lists_every_param_command_and_output_of_a_set():
+    done = run("params", "presets/sets/listen.toml", "--json")
+    assert done.returncode == 0, done.stderr
+    rows = {r["path"]: r for r in json.loads(done.stdout)}
+    weight = rows["/dreamer/1/weight"]
+    assert (weight["type"], weight["min"], weight["max"], weight["access"]) == ("float", 0, 1, "rw")
+    assert rows["/dreamer/1/heart"]["unit"] == "bpm" and rows["/dreamer/1/heart"]["access"] == "r"
+    assert rows["/dreamer/1/stage"]["choices"] == ["W", "N1", "N2", "N3", "REM"]
+    assert rows["/dreamer/1/share"]["access"] == "r"  # what the merge gives it: an output
+    assert rows["/audio/in/bpm"]["access"] == "r"  # the set hears music
+    assert any(p.startswith("/dreamer/1/voice/") for p in rows)  # a patch's own controls
+    assert rows["/cue/go"]["type"] == "impulse" and rows["/scene/load"]["args"] == ["scene"]
+    assert rows["/preset/load"]["alias_of"] == "/scene/load"
+    assert all(r["description"] for r in rows.values() if r["access"] != "r"), [
+        p for p, r in rows.items() if not r["description"]
+    ]
+    text = run("params", "presets/sets/listen.toml", "/dreamer/*/heart").stdout.splitlines()
+    assert [line.split()[:2] for line in text] == [
+        ["/dreamer/1/heart", "float"],
+        ["/dreamer/2/heart", "float"],
+    ]

@@ -201,7 +201,8 @@ def _input(path: Path, item: object, line_of: Any) -> IsfInput:
     if kind not in GLSL_TYPES:
         known = ", ".join(GLSL_TYPES)
         raise ShaderError(path, line, f"input {name}: TYPE {kind!r} is not one of {known}")
-    doc = str(item.get("LABEL") or "")
+    # no LABEL: say whose input it is, so a listing or a client still tells it apart
+    doc = str(item.get("LABEL") or f"{kind} input {name} of {path.name}")
     try:
         return _typed_input(name, str(kind), item, doc)
     except (ValueError, ParamError) as exc:
@@ -215,7 +216,7 @@ def _typed_input(name: str, kind: str, item: dict[str, Any], doc: str) -> IsfInp
         return IsfInput(name, kind, None, samples=max(1, samples or AUDIO_WIDTH))
     if kind in ("event", "bool"):
         value = 0.0 if kind == "event" or default is None else float(_flag(default))
-        return IsfInput(name, kind, ParamSpec(path, value, kind="bool", doc=doc or kind))
+        return IsfInput(name, kind, ParamSpec(path, value, kind="bool", doc=doc))
     if kind == "long":
         values, labels = _list(item.get("VALUES")), _list(item.get("LABELS"))
         if values or labels:

@@ -33,7 +33,13 @@ BLEND_NAMES = tuple(m.name.lower() for m in Blend)
 # The merge's params. Those with a `uniform` reach merge.frag by that name, declared from
 # these specs where the shader says `// @params` (the one route from a param to the pass).
 MERGE_PARAMS = (
-    ParamSpec("/merge/mode", BLEND_NAMES.index("dream"), kind="enum", choices=BLEND_NAMES),
+    ParamSpec(
+        "/merge/mode",
+        BLEND_NAMES.index("dream"),
+        kind="enum",
+        choices=BLEND_NAMES,
+        doc="how the layers blend (a dreamer's own blend overrides it)",
+    ),
     ParamSpec("/merge/resonance", 0.3, smooth=0.3, doc="how much the layers fuse"),
     ParamSpec("/merge/follow", 0.0, smooth=0.5, doc="fuse as much as the group is in sync"),
     ParamSpec(

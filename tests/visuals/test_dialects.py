@@ -182,24 +182,20 @@ def test_load_layer_leaves_rig_shaders_to_the_layer_stack(gl):
 # ISF inputs as params ---------------------------------------------------------------------
 
 
-def expected_spec(item: dict) -> ParamSpec | None:
+def expected_spec(item: dict, file: str) -> ParamSpec | None:
     """What an INPUTS entry should become, spelled out independently of the parser."""
     name, kind, path = item["NAME"], item["TYPE"], "/" + item["NAME"]
-    label = item.get("LABEL", "")
+    label = item.get("LABEL") or f"{kind} input {name} of {file}"  # unlabelled: whose it is
     if kind in ("image", "audio", "audioFFT"):
         return None
     if kind == "event":
-        return ParamSpec(path, 0.0, kind="bool", doc=label or "event")
+        return ParamSpec(path, 0.0, kind="bool", doc=label)
     if kind == "bool":
-        return ParamSpec(
-            path, float(bool(item["DEFAULT"])), kind="bool", doc=item.get("LABEL", "bool")
-        )
+        return ParamSpec(path, float(bool(item["DEFAULT"])), kind="bool", doc=label)
     if kind == "long":
         choices = tuple(item["LABELS"])
         index = item["VALUES"].index(item["DEFAULT"])
-        return ParamSpec(
-            path, float(index), kind="enum", choices=choices, doc=item.get("LABEL", "")
-        )
+        return ParamSpec(path, float(index), kind="enum", choices=choices, doc=label)
     if kind == "float":
         return ParamSpec(path, item["DEFAULT"], item["MIN"], item["MAX"], doc=label)
     if kind == "point2D":
@@ -211,7 +207,8 @@ def expected_spec(item: dict) -> ParamSpec | None:
 
 @pytest.mark.parametrize("path", ISF, ids=lambda p: p.name)
 def test_isf_inputs_are_params(programs, path):
-    wanted = [s for s in map(expected_spec, header(path).get("INPUTS", [])) if s is not None]
+    items = header(path).get("INPUTS", [])
+    wanted = [s for s in (expected_spec(i, path.name) for i in items) if s is not None]
     got = list(programs[path.name].inputs)
     assert got == wanted
     for spec in got:
