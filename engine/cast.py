@@ -19,13 +19,14 @@ from engine.dreamers import Dreamer, Source
 from engine.params import ParamSpace
 from engine.set_dreamers import DreamerGroup
 from engine.sets import SetSpec
+from engine.sources.hypnogram import Hypnogram
 from engine.sources.network import Inputs, NetworkSource
 from engine.sources.osc import Endpoint
 from engine.sources.playback import Playback, channel_map
 from engine.sources.profile_files import load_profile
 from engine.sources.recordings import load as load_recording
 from engine.sources.replayed import RecordedInputs, ReplayedSource
-from engine.sources.simulate import Hypnogram, SimulatedDreamer
+from engine.sources.simulate import SimulatedDreamer
 
 PULLED = ("lsl", "brainflow")  # sources the show reads from outside: logged read by read
 PREROLL = 12.0  # seconds of signal generated before the show starts, so features are ready

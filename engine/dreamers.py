@@ -25,7 +25,8 @@ from engine.features import (
     signal_problem,
 )
 from engine.params import ParamSpace, ParamSpec
-from engine.sources.simulate import RATES, STAGES
+from engine.sources.hypnogram import STAGES
+from engine.sources.simulate import RATES
 from engine.stage import StageEpoch, Stager
 from engine.visuals.layers import SIGNAL_WIDTH
 from engine.visuals.merge import BLEND_NAMES

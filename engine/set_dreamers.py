@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from engine.fx_spec import FxSpec, parse_fx
 from engine.set_table import SetError, Table, name_list, non_negative, positive
-from engine.sources.simulate import STAGES
+from engine.sources.hypnogram import STAGES
 
 STAGE_ALIASES = {"R": "REM", "1": "N1", "2": "N2", "3": "N3", "4": "N3", "0": "W"}
 

@@ -15,7 +15,7 @@ from engine.render import load_set
 from engine.scenes import apply_scene, available_scenes, load_scene
 from engine.sets import SetError
 from engine.show import Show
-from engine.sources.simulate import STAGES
+from engine.sources.hypnogram import STAGES
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from conftest import DATA, needs_data
 
+from engine.sources.hypnogram import Hypnogram
 from engine.sources.recordings import load
-from engine.sources.simulate import RATES, Hypnogram, SimulatedDreamer
+from engine.sources.simulate import RATES, SimulatedDreamer
 from engine.stage import STAGES, Stager, score_epoch
 
 BIO = DATA / "biosignals"

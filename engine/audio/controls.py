@@ -16,10 +16,10 @@ from __future__ import annotations
 import types
 from collections.abc import Iterable, Mapping
 
-from engine.audio.engine import STANDARD_CONTROLS
+from engine.audio.voices import STANDARD_CONTROLS
 from engine.params import ParamSpec
 
-# what the show itself drives on every voice (engine.audio.engine.STANDARD_CONTROLS) or
+# what the show itself drives on every voice (engine.audio.voices.STANDARD_CONTROLS) or
 # on the master bus (its own /master params and the voice count): not a patch's own
 ENGINE_DRIVEN = frozenset(STANDARD_CONTROLS)
 MASTER_DRIVEN = frozenset(("volume", "reverb", "voices"))

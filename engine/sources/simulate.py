@@ -4,7 +4,8 @@ EEG (uV, 256 Hz), ECG (mV, 256 Hz) and a respiration belt (about +-1, 32 Hz) fol
 :class:`Hypnogram`. Everything is generated in fixed blocks from one numpy Generator with
 persistent filter and oscillator state, so the samples depend only on the seed and the
 hypnogram, never on how :meth:`SimulatedDreamer.read` is called. The EEG is a single
-central/occipital-like derivation: stage-weighted band-limited noise plus discrete events.
+central/occipital-like derivation: stage-weighted band-limited noise (filterbank.py) plus
+discrete events (eeg_events.py).
 """
 
 from __future__ import annotations
@@ -12,16 +13,15 @@ from __future__ import annotations
 import functools
 import math
 from bisect import bisect_right
-from collections.abc import Sequence
-from dataclasses import dataclass
-from itertools import pairwise
 
 import numpy as np
-from scipy import linalg, signal
+from scipy import signal
 
-STAGES = ("W", "N1", "N2", "N3", "REM")
+from engine.sources.eeg_events import ALPHA, KC, RANGES, SPINDLE, Event
+from engine.sources.filterbank import FilterBank
+from engine.sources.hypnogram import STAGE_INDEX, Hypnogram
+
 RATES = {"eeg": 256.0, "ecg": 256.0, "resp": 32.0}
-_IDX = {s: i for i, s in enumerate(STAGES)}
 TAU = 2.0 * math.pi
 
 # Per-stage parameters. EEG: rms (uV) of pink 1/f noise and of band-limited noise in
@@ -48,20 +48,6 @@ _TABLE = np.array(
 )
 _HR, _RSA, _BR, _SD, _EV = 6, 7, 8, 9, 13
 _RMAX = _TABLE[:, _EV:].max(axis=0)  # thinning bound per event kind (/min)
-# Event parameter ranges (4 uniforms each): spindle/alpha (dur s, peak uV, freq offset
-# Hz, phase); K-complex and vertex wave (dur, peak); eye movement (dwell s, uV, rise s,
-# sign); sawtooth train (dur, uV, freq 2-5 Hz, rising fraction of each tooth).
-_SPINDLE, _KC, _VERTEX, _EYE, _SAW, _ALPHA = range(6)
-_RANGES = np.array(
-    [
-        [(0.5, 2.0), (15, 40), (-0.5, 0.5), (0, TAU)],
-        [(0.5, 1.0), (100, 200), (0, 1), (0, 1)],
-        [(0.2, 0.35), (40, 100), (0, 1), (0, 1)],
-        [(0.15, 0.8), (20, 60), (0.008, 0.02), (0, 1)],
-        [(1.5, 4.0), (15, 35), (2.0, 5.0), (0.6, 0.85)],
-        [(1.0, 3.0), (10, 25), (-0.3, 0.3), (0, TAU)],
-    ]
-)
 # ECG as a sum of Gaussians over the beat phase, positions/widths (rad) from ECGSYN
 # (McSharry et al. 2003, IEEE TBME 50:289); amplitudes (mV) for R ~1 mV: P Q R S T.
 # Tabulated once over one beat (R at phase 0) and interpolated.
@@ -80,120 +66,8 @@ K_MAX = 1.5  # rad/s coupling at strength 1: locks the whole 8-16/min range to ~
 _OU_TAU = (8.0, 4.0, 4.0, 1.5)  # s: HR drift, breath rate, breath depth, alpha envelope
 
 
-def _ramp(x: float, width: float) -> float:
-    """Smooth step from 0 (x <= -width/2) to 1 (x >= width/2)."""
-    if x >= 0.5 * width:
-        return 1.0
-    if x <= -0.5 * width:
-        return 0.0
-    return 0.5 + 0.5 * math.sin(math.pi * x / width)
-
-
-@dataclass(frozen=True)
-class Hypnogram:
-    """A stage sequence: stages[i] holds from times[i] (seconds) until times[i+1]."""
-
-    times: tuple[float, ...]
-    stages: tuple[str, ...]
-    transition: float = 20.0  # seconds over which the stage mix crossfades
-
-    def __post_init__(self) -> None:
-        times, stages = tuple(float(t) for t in self.times), tuple(self.stages)
-        if not times or len(times) != len(stages):
-            raise ValueError("a hypnogram needs as many times as stages, at least one")
-        if not all(map(math.isfinite, times)) or any(b <= a for a, b in pairwise(times)):
-            raise ValueError("hypnogram times must be finite and increase strictly")
-        if not (math.isfinite(self.transition) and self.transition >= 0):
-            raise ValueError("transition must be a finite number of seconds >= 0")
-        bad = sorted(set(stages) - set(STAGES))
-        if bad:
-            raise ValueError(f"unknown stages {bad}; use {STAGES} (map R to REM)")
-        object.__setattr__(self, "times", times)
-        object.__setattr__(self, "stages", stages)
-
-    @classmethod
-    def from_epochs(cls, stages: Sequence[str], epoch: float = 30.0) -> Hypnogram:
-        if epoch <= 0:
-            raise ValueError("epoch must be positive")
-        return cls(tuple(i * epoch for i in range(len(stages))), tuple(stages))
-
-    @classmethod
-    def from_pairs(cls, pairs: Sequence[tuple[float, str]]) -> Hypnogram:
-        return cls(tuple(t for t, _ in pairs), tuple(s for _, s in pairs))
-
-    def weights(self, t: float) -> np.ndarray:
-        """Stage weights in STAGES order: the stage sequence smoothed by a raised-cosine
-        step of width ``transition`` at each boundary (first/last stage extend forever)."""
-        w, times, h = np.zeros(len(STAGES)), self.times, 0.5 * self.transition
-        i0 = max(bisect_right(times, t - h) - 1, 0)
-        i1 = max(bisect_right(times, t + h) - 1, 0)
-        for i in range(i0, i1 + 1):
-            s_in = 1.0 if i == 0 else _ramp(t - times[i], self.transition)
-            s_out = _ramp(t - times[i + 1], self.transition) if i + 1 < len(times) else 0.0
-            w[_IDX[self.stages[i]]] += s_in - s_out
-        return w
-
-    def mix(self, t: float) -> dict[str, float]:
-        return dict(zip(STAGES, (float(x) for x in self.weights(t)), strict=True))
-
-    def stage_at(self, t: float) -> str:
-        return self.stages[max(bisect_right(self.times, t) - 1, 0)]
-
-
-def _unit_rms(b: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Scale b so that the filter turns unit white noise into unit-variance output."""
-    A, B, C, D = signal.tf2ss(b, a)
-    P = linalg.solve_discrete_lyapunov(A, B @ B.T)
-    return b / math.sqrt(float((C @ P @ C.T + D * D)[0, 0])), a
-
-
-class _FilterBank:
-    """Parallel IIR filters driven by white noise, advanced ``n`` samples per step.
-
-    Same result as ``lfilter`` with carried ``zi`` per filter (checked in the tests), but
-    the block response of every filter is precomputed as one matrix
-    [y; x_next] = M [x; u], so one block of all filters is one batched matmul. Dreamers
-    share the bank (and M stays in cache); each keeps its own state."""
-
-    def __init__(self, filters: Sequence[tuple[np.ndarray, np.ndarray]], n: int) -> None:
-        self.filters = [_unit_rms(np.asarray(b), np.asarray(a)) for b, a in filters]
-        ss = [signal.tf2ss(b, a) for b, a in self.filters]
-        f, p = len(ss), max(s[0].shape[0] for s in ss)
-        A, B, C, D = np.zeros((f, p, p)), np.zeros((f, p)), np.zeros((f, p)), np.zeros(f)
-        for i, (a_, b_, c_, d_) in enumerate(ss):
-            k = a_.shape[0]
-            A[i, :k, :k], B[i, :k], C[i, :k], D[i] = a_, b_[:, 0], c_[0], d_[0, 0]
-        X = np.zeros((f, p, p + n))
-        X[:, :, :p] = np.eye(p)
-        self.M = np.zeros((f, n + p, p + n))
-        for k in range(n):  # responses to the initial state and to each input sample
-            self.M[:, k] = np.einsum("fp,fpc->fc", C, X)
-            self.M[:, k, p + k] += D
-            X = A @ X
-            X[:, :, p + k] += B
-        self.M[:, n:] = X
-        self.Mt = np.ascontiguousarray(self.M.transpose(0, 2, 1))  # vector @ Mt is faster
-        self.n, self.shape = n, (f, p)
-        self._ss = [(s[0], s[1]) for s in ss]
-
-    def stationary_state(self, z: np.ndarray) -> np.ndarray:
-        """A state drawn from the stationary distribution (so no warm-up transient)."""
-        state = np.zeros(self.shape)
-        for i, (a_, b_) in enumerate(self._ss):
-            k = a_.shape[0]
-            P = linalg.solve_discrete_lyapunov(a_, b_ @ b_.T)
-            w, V = np.linalg.eigh(0.5 * (P + P.T))  # P is near-singular: no Cholesky
-            state[i, :k] = V @ (np.sqrt(np.clip(w, 0.0, None)) * z[i, :k])
-        return state
-
-    def step(self, state: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Filter one block: (outputs (f, n), next state) from state (f, p) and u (f, n)."""
-        out = np.matmul(np.concatenate((state, u), axis=1)[:, None, :], self.Mt)[:, 0, :]
-        return out[:, : self.n], out[:, self.n :]
-
-
 @functools.lru_cache(maxsize=8)
-def _bank(n: int) -> _FilterBank:
+def _bank(n: int) -> FilterBank:
     """EEG bands and ECG baseline wander at 256 Hz, in blocks of n samples."""
     fs = RATES["eeg"]
     pink = (  # J. O. Smith's 1/f filter, then a 0.3 Hz high-pass as on EEG amplifiers
@@ -205,37 +79,7 @@ def _bank(n: int) -> _FilterBank:
     for band in ((0.5, 2.0), (4.0, 7.0), (8.5, 11.5), (12.0, 15.0), (15.0, 30.0)):
         filters.append(signal.butter(2, band, "bandpass", fs=fs))
     filters.append(signal.butter(1, 0.5, "lowpass", fs=fs))  # ECG baseline wander
-    return _FilterBank(filters, n)
-
-
-class _Event:
-    __slots__ = ("end", "kind", "p", "ramp", "start")
-
-    def __init__(self, kind: int, start: float, p: np.ndarray) -> None:
-        self.kind, self.start, self.p = kind, start, p
-        dur = p[0] + 0.15 if kind == _EYE else p[0]
-        self.end = start + dur
-        e = self.wave(np.array([0.0, dur]), edges=False)  # make it exactly 0 at both ends
-        self.ramp = (e[0], (e[1] - e[0]) / dur)
-
-    def wave(self, tt: np.ndarray, edges: bool = True) -> np.ndarray:
-        k, (d, amp, c, e) = self.kind, self.p
-        u = tt / d
-        if k in (_SPINDLE, _ALPHA):  # waxing-waning Gaussian envelope
-            w = amp * np.exp(-18.0 * (u - 0.5) ** 2) * np.sin(TAU * c * tt + e)
-        elif k == _KC:  # sharp negative wave, then a slower positive one (AASM)
-            w = amp * (0.45 * np.exp(-29.6 * (u - 0.62) ** 2) - np.exp(-61.7 * (u - 0.3) ** 2))
-        elif k == _VERTEX:
-            w = -amp * np.exp(-22.2 * (u - 0.5) ** 2)
-        elif k == _EYE:  # EOG leakage: fast deflection and return, 0.5 s high-pass decay
-            sign = 1.0 if e < 0.5 else -1.0
-            box = np.tanh((tt - 0.03) / c) - np.tanh((tt - 0.03 - d) / c)
-            w = (0.5 * sign * amp) * box * np.exp(-tt / 0.5)
-        else:  # sawtooth train: slow rise, fast fall, 2-5 Hz (Sato et al. 1997)
-            ph = (c * tt) % 1.0
-            tooth = np.where(ph < e, ph / e, (1.0 - ph) / (1.0 - e)) * 2.0 - 1.0
-            w = amp * np.sin(math.pi * u) ** 2 * tooth
-        return w - (self.ramp[0] + self.ramp[1] * tt) if edges else w
+    return FilterBank(filters, n)
 
 
 class SimulatedDreamer:
@@ -272,7 +116,7 @@ class SimulatedDreamer:
         self._ou = self._p_next[_SD : _SD + 4] * rng.standard_normal(4)
         self._c_next = self._controls(self._p_next)
         self._next = rng.exponential(60.0 / _RMAX)  # next candidate time per event kind
-        self._events: list[_Event] = []
+        self._events: list[Event] = []
         self._k = 0  # blocks generated
         self._K, self._psi, self._psi_t = 0.0, 0.0, 0.0
         keys = (*RATES, "phase")  # phase: the true breath phase at each belt sample
@@ -396,15 +240,15 @@ class SimulatedDreamer:
         h, times = 0.5 * self.hypnogram.transition, self.hypnogram.times
         i = bisect_right(times, t - h)
         if i == bisect_right(times, t + h):
-            return _TABLE[_IDX[self.hypnogram.stages[max(i - 1, 0)]]]
+            return _TABLE[STAGE_INDEX[self.hypnogram.stages[max(i - 1, 0)]]]
         return self.hypnogram.weights(t) @ _TABLE
 
     def _spawn(self, kind: int, t: float) -> None:
-        lo, hi = _RANGES[kind, :, 0], _RANGES[kind, :, 1]
+        lo, hi = RANGES[kind, :, 0], RANGES[kind, :, 1]
         p = lo + (hi - lo) * self._rng.random(4)
-        if kind in (_SPINDLE, _ALPHA):
-            p[2] += self._fsp if kind == _SPINDLE else self._iaf
-        ev = _Event(kind, t, p)
+        if kind in (SPINDLE, ALPHA):
+            p[2] += self._fsp if kind == SPINDLE else self._iaf
+        ev = Event(kind, t, p)
         self._events.append(ev)
-        if kind == _KC and self._rng.random() < 0.3:  # K-complexes often lead into a spindle
-            self._spawn(_SPINDLE, ev.end - 0.2)
+        if kind == KC and self._rng.random() < 0.3:  # K-complexes often lead into a spindle
+            self._spawn(SPINDLE, ev.end - 0.2)

@@ -11,13 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import signal
 
-from engine.sources.simulate import (
-    RATES,
-    STAGES,
-    Hypnogram,
-    SimulatedDreamer,
-    _bank,
-)
+from engine.sources.hypnogram import STAGES, Hypnogram
+from engine.sources.simulate import RATES, SimulatedDreamer, _bank
 
 FS = RATES["eeg"]
 BANDS = {"delta": (0.5, 4.0), "theta": (4.0, 8.0), "alpha": (8.0, 12.0), "sigma": (12.0, 15.0)}
