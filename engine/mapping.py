@@ -2,10 +2,11 @@
 and time onto params.
 
 A mapping script (`patches/mappings/<name>.py`, named by the set) defines
-`update(rig)`. It reads what the rig knows (`rig.t`, `rig.dreamers[i].alpha`,
-`rig.resonance`, `rig.get(path)`) and proposes changes with `rig.set(path, value,
-fade)`. The changes of one call are applied only if the whole call returns: a
-script that raises halfway changes nothing, and the last good version keeps
+`update(rig)`, its argument a `MappingFrame`: this frame of the rig. It reads what
+the rig knows (`rig.t`, `rig.dreamers[i].alpha`, `rig.resonance`, `rig.get(path)`)
+and proposes changes with `rig.set(path, value, fade)`. The changes of one call are
+applied only if the whole call returns: a script that raises halfway changes
+nothing, and the last good version keeps
 running until the file is fixed. Errors name the file and line.
 """
 
@@ -64,7 +65,7 @@ class DreamerView:
 
 
 @dataclass
-class Rig:
+class MappingFrame:
     """The mapping script's window on the show for one frame."""
 
     t: float
@@ -103,7 +104,7 @@ class Mapping:
 
     def __init__(self, path: Path) -> None:
         self.path = path.resolve()
-        self._update: Callable[[Rig], Any] | None = None
+        self._update: Callable[[MappingFrame], Any] | None = None
         self._source: bytes | None = None
         self.error: MappingError | None = None
         self.calls = 0
@@ -134,7 +135,7 @@ class Mapping:
         self._update, self._source, self.error = update, source, None
         return True
 
-    def run(self, rig: Rig) -> bool:
+    def run(self, rig: MappingFrame) -> bool:
         """Call update(rig); apply its changes only if it returned. False on error."""
         if self._update is None:
             return False

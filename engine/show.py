@@ -26,7 +26,7 @@ from engine.clock import Tick
 from engine.dreamers import GROUP_PARAMS, Dreamer
 from engine.features import resonance
 from engine.folders import Folders
-from engine.mapping import DreamerView, Mapping, Rig, find_mapping
+from engine.mapping import DreamerView, Mapping, MappingFrame, find_mapping
 from engine.midi.clock import TEMPO_PARAMS
 from engine.params import ParamError, ParamSpace, ParamSpec
 from engine.sets import Cue, SetError, SetSpec
@@ -296,7 +296,7 @@ class Show:
         self._last_mono = self._last_mono if heard is None else heard  # layers hear the input
         self.fire_due_cues(t if self.cue_time is None else self.cue_time)
         if self.mapping is not None:
-            self.mapping.run(self._rig(tick))
+            self.mapping.run(self._mapping_frame(tick))
         self.params.update(dt)
         get = self.params.get
         if self.inputs is not None:
@@ -321,9 +321,9 @@ class Show:
         self._render(t, dt, tick.frame, draw=draw or self.carries_gpu_state)
         return self._sound() if self.audio is not None else None
 
-    def _rig(self, tick: Tick) -> Rig:
+    def _mapping_frame(self, tick: Tick) -> MappingFrame:
         views = [DreamerView(d.id, d.path, self.layer_fields(d)) for d in self.dreamers]
-        return Rig(tick.time, tick.dt, tick.frame, views, self.resonance, self.params)
+        return MappingFrame(tick.time, tick.dt, tick.frame, views, self.resonance, self.params)
 
     def weights(self) -> np.ndarray:
         """Each dreamer's share of the merge now: weight, mute and sleep state."""
