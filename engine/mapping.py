@@ -6,8 +6,8 @@ A mapping script (`patches/mappings/<name>.py`, named by the set) defines
 the rig knows (`rig.t`, `rig.dreamers[i].alpha`, `rig.resonance`, `rig.get(path)`)
 and proposes changes with `rig.set(path, value, fade)`. The changes of one call are
 applied only if the whole call returns: a script that raises halfway changes
-nothing, and the last good version keeps
-running until the file is fixed. Errors name the file and line.
+nothing, and the last good version keeps running until the file is fixed. Errors
+name the file and line.
 """
 
 from __future__ import annotations
