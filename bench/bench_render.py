@@ -27,7 +27,7 @@ import moderngl
 import numpy as np
 
 from engine import sets
-from engine.render import load_set, render
+from engine.render import RenderOptions, load_set, render
 from engine.visuals.context import describe, headless_context
 from engine.visuals.merge import Blend, Merge, slot_table
 from engine.visuals.shaders import compile_program, lib
@@ -104,7 +104,7 @@ def bench_render(counts: list[int], duration: float) -> None:
             path = Path(tmp) / f"bench{n}.toml"
             path.write_text(SET_TEMPLATE.format(duration=duration, count=n))
             spec: sets.SetSpec = load_set(path)
-            result = render(spec, Path(tmp) / f"bench{n}.mp4", progress=False)
+            result = render(spec, Path(tmp) / f"bench{n}.mp4", RenderOptions(progress=False))
             ms = result.wall / result.frames * 1000
             print(f"{n:>9} {result.frames:>7} {result.wall:>8.1f} {result.speed:>12.3f} {ms:>9.1f}")
 
