@@ -7,6 +7,10 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the engine is imported when a command runs: the CLI starts fast
+    from engine.render import RenderOptions
 
 os.environ.setdefault("PYO_GUI_WX", "0")  # before anything imports pyo: no wxPython notice
 
@@ -168,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from engine.render import load_set, render
+    from engine.render import RenderOptions, load_set, render
 
     source = args.replay or args.set
     if source is None or (args.replay and args.set):
@@ -179,26 +183,25 @@ def cmd_render(args: argparse.Namespace) -> int:
         return 2
     if args.output is None and args.frames is None:
         args.output = Path("out") / f"{source.stem}.mp4"
+    options = RenderOptions(
+        size=args.size,
+        fps=args.fps,
+        duration=args.duration,
+        frames_dir=args.frames,
+        audio=not args.no_audio,
+        progress=not args.quiet,
+        midi=args.midi,
+        controller=args.controller,
+        outputs=tuple(args.out),
+    )
     if args.workers or args.cluster:
-        return _render_chunked(args)
-    common = dict(frames_dir=args.frames, audio=not args.no_audio, progress=not args.quiet)
+        return _render_chunked(args, options)
     if args.replay:
         from engine.replay import replay
 
-        result = replay(args.replay, args.output, size=args.size, **common)
+        result = replay(args.replay, args.output, options)
     else:
-        spec = load_set(args.set)
-        result = render(
-            spec,
-            args.output,
-            size=args.size,
-            fps=args.fps,
-            duration=args.duration,
-            midi=args.midi,
-            controller=args.controller,
-            outputs=args.out,
-            **common,
-        )
+        result = render(load_set(args.set), args.output, options)
     print(result.summary())
     print(result.stages.summary())
     if result.output is not None:
@@ -206,7 +209,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
-def _render_chunked(args: argparse.Namespace) -> int:
+def _render_chunked(args: argparse.Namespace, options: RenderOptions) -> int:
     from engine.chunks import ChunkError, Job, render_chunked
     from engine.render import load_set
 
@@ -215,24 +218,9 @@ def _render_chunked(args: argparse.Namespace) -> int:
         return 2
     if args.set is not None:
         load_set(args.set)  # a bad set is reported before any worker starts
-    job = Job(
-        set_path=args.set,
-        session=args.replay,
-        size=args.size,
-        fps=args.fps,
-        duration=args.duration,
-        audio=not args.no_audio,
-        midi=args.midi,
-        controller=args.controller,
-    )
+    job = Job(set_path=args.set, session=args.replay, options=options)
     try:
-        result = render_chunked(
-            job,
-            args.output,
-            workers=args.workers or 2,
-            cluster=args.cluster,
-            progress=not args.quiet,
-        )
+        result = render_chunked(job, args.output, workers=args.workers or 2, cluster=args.cluster)
     except ChunkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -20,17 +20,20 @@ import statistics
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("PYO_GUI_WX", "0")
 
+import moderngl
 import numpy as np
 from pythonosc.udp_client import SimpleUDPClient
 
 from engine import sets
+from engine.events import Event
 from engine.folders import SHADER_DIR
 from engine.live import Live
-from engine.show import Folders, Show
+from engine.show import Folders, Frame, Show
 from engine.sources.osc import Endpoint, OscReceiver
 from engine.visuals.context import describe, headless_context
 from engine.visuals.shaders import LayerSource
@@ -53,11 +56,21 @@ patch = "drone"
 """
 
 
+@dataclass
+class Toggle:
+    """The mute change in flight, shared by the sender thread, the receiver's sink and
+    the frame loop (one change at a time: the next waits until this one is shown)."""
+
+    want: int = 0  # the mute state last sent
+    arrival: float | None = None  # when its event reached the show (None: none pending)
+    frame: int = 0  # the show's frame index at that arrival
+
+
 def p99(xs: list[float]) -> float:
     return float(np.percentile(xs, 99))
 
 
-def latency(ctx, tmp: Path, size: tuple[int, int], toggles: int) -> None:
+def latency(ctx: moderngl.Context, tmp: Path, size: tuple[int, int], toggles: int) -> None:
     folders = Folders(shaders=tmp / "shaders")
     folders.shaders.mkdir(exist_ok=True)
     (folders.shaders / "solid.glsl").write_text(
@@ -74,22 +87,22 @@ def latency(ctx, tmp: Path, size: tuple[int, int], toggles: int) -> None:
     lat_ms: list[float] = []
     lat_frames: list[int] = []
     stop = threading.Event()
-    state = {"want": 0, "arrival": None, "frame": None}
+    state = Toggle()
 
-    def shown_state(frame) -> int:
+    def shown_state(frame: Frame) -> int:
         return 1 if frame.image.mean() < 5 else 0  # muted: the only layer is gone
 
     def sender() -> None:
         for i in range(toggles):
             time.sleep(0.15 + random.random() * 0.1)
-            state["want"] = (i + 1) % 2
-            client.send_message("/dreamer/1/mute", state["want"])
+            state.want = (i + 1) % 2
+            client.send_message("/dreamer/1/mute", state.want)
         stop.set()
 
     orig_push = live.commands.push
 
-    def push(event) -> None:
-        state["arrival"], state["frame"] = event.time, live.frame_index
+    def push(event: Event) -> None:
+        state.arrival, state.frame = event.time, live.frame_index
         orig_push(event)
 
     rx.sink = push
@@ -101,12 +114,12 @@ def latency(ctx, tmp: Path, size: tuple[int, int], toggles: int) -> None:
         frame = live.step()
         frames_ms.append((time.perf_counter() - t0) * 1000)
         done = time.perf_counter()
-        if state["arrival"] is not None:
+        if state.arrival is not None:
             waiting = True
-            if shown_state(frame) == state["want"]:
-                lat_ms.append((done - state["arrival"]) * 1000)
-                lat_frames.append(live.frame_index - state["frame"])
-                state["arrival"] = None
+            if shown_state(frame) == state.want:
+                lat_ms.append((done - state.arrival) * 1000)
+                lat_frames.append(live.frame_index - state.frame)
+                state.arrival = None
                 waiting = False
         time.sleep(max(0.0, 1 / 30 - (time.perf_counter() - t0)))
     rx.close()
@@ -118,7 +131,7 @@ def latency(ctx, tmp: Path, size: tuple[int, int], toggles: int) -> None:
         print(f"   latency {unit:7s} median {statistics.median(xs):6.1f}   p99 {p99(xs):6.1f}")
 
 
-def reload_cost(ctx, tmp: Path, size: tuple[int, int]) -> None:
+def reload_cost(ctx: moderngl.Context, tmp: Path, size: tuple[int, int]) -> None:
     folders = Folders(shaders=tmp / "reload")
     folders.shaders.mkdir(exist_ok=True)
     target = folders.shaders / "ember.glsl"

@@ -23,7 +23,12 @@ import statistics
 import struct
 import tempfile
 import time
+from multiprocessing.process import BaseProcess
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Event
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 os.environ.setdefault("PYO_GUI_WX", "0")
 
@@ -63,7 +68,7 @@ def count_messages(data: bytes) -> int:
     return n
 
 
-def client(url: str, paths: list[str], seconds: float, out: mp.Queue, stop) -> None:
+def client(url: str, paths: list[str], seconds: float, out: Queue[Any], stop: Event) -> None:
     """Another process: LISTEN to every path, count what arrives for `seconds` from the
     first packet (or, with seconds 0, until `stop` is set)."""
     import asyncio
@@ -97,9 +102,11 @@ def client(url: str, paths: list[str], seconds: float, out: mp.Queue, stop) -> N
     out.put(asyncio.run(run()))
 
 
-def with_client(url: str, paths: list[str], seconds: float):
+def with_client(
+    url: str, paths: list[str], seconds: float
+) -> tuple[BaseProcess, Queue[Any], Event]:
     spawn = mp.get_context("spawn")
-    queue: mp.Queue = spawn.Queue()
+    queue: Queue[Any] = spawn.Queue()
     stop = spawn.Event()
     proc = spawn.Process(target=client, args=(url, paths, seconds, queue, stop))
     proc.start()
@@ -138,15 +145,16 @@ def held_rate(seconds: float) -> None:
             params.register(spec)
     paths = [f"/dreamer/{n}/{name}" for n in range(1, DREAMERS + 1) for name in NAMES]
 
-    class Bare:  # what the feed reads of a show, without a show
-        dreamers: tuple = ()
-        spec = type("S", (), {"cues": ()})()
-        folders = type("F", (), {"scenes": Path(tempfile.gettempdir()) / "none"})()
+    class Bare:  # what the feed reads of a show (a Showish), without a show
+        def __init__(self) -> None:
+            self.params = params
+            self.dreamers: tuple[Any, ...] = ()
+            self.spec = SimpleNamespace(cues=())
+            self.folders = SimpleNamespace(scenes=Path(tempfile.gettempdir()) / "none")
 
-    Bare.params = params  # type: ignore[attr-defined]
     for label, rate in (("at 30 Hz", RATE), ("flat out", 0.0)):
         server = OscQueryServer(submit=lambda a, v: None)
-        feed = Feed(Bare(), server.post, thumbnail_rate=0)  # type: ignore[arg-type]
+        feed = Feed(Bare(), server.post, thumbnail_rate=0)
         server.post(feed.first())
         proc, queue, _ = with_client(server.url, paths, seconds)
         posted = 0
@@ -154,7 +162,9 @@ def held_rate(seconds: float) -> None:
         k = 0
         while time.monotonic() - start < seconds + 1.0:
             k += 1
-            values = {p: ((k + i) % 997 / 997.0,) for i, p in enumerate(paths)}
+            values: dict[str, tuple[float, ...]] = {
+                p: ((k + i) % 997 / 997.0,) for i, p in enumerate(paths)
+            }
             values.update({p: (float(k % 5),) for p in paths if p.endswith("/stage")})
             server.post(Update(values))
             posted += len(values)

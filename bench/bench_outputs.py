@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +47,9 @@ def frame(size: tuple[int, int]) -> np.ndarray:
     return np.clip(img + rng.integers(-8, 8, img.shape), 0, 255).astype(np.uint8)
 
 
-def timed(write, image: np.ndarray, n: int, fps: float = 30.0) -> float:
+def timed(
+    write: Callable[[np.ndarray], object], image: np.ndarray, n: int, fps: float = 30.0
+) -> float:
     """Median ms a write takes, the writes paced at `fps` as the live loop paces them
     (an output that works in its own thread has the rest of the slot)."""
     for _ in range(3):  # warm up (NDI's first frames, the reader attaching)

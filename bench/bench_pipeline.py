@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.chunks import Job, render_chunked  # noqa: E402
-from engine.render import RenderResult, load_set, render  # noqa: E402
+from engine.render import RenderOptions, RenderResult, load_set, render  # noqa: E402
 from engine.visuals.context import describe, headless_context  # noqa: E402
 
 DEMO = ROOT / "presets" / "sets" / "demo.toml"
@@ -53,13 +53,8 @@ def bench_loops(seconds: float, tmp: Path) -> None:
     runs: dict[str, list[RenderResult]] = {"serial": [], "pipelined": []}
     for _ in range(2):
         for name in runs:
-            r = render(
-                spec,
-                tmp / f"{name}.mp4",
-                duration=seconds,
-                progress=False,
-                pipeline=name == "pipelined",
-            )
+            options = RenderOptions(duration=seconds, progress=False, pipeline=name == "pipelined")
+            r = render(spec, tmp / f"{name}.mp4", options)
             runs[name].append(r)
             print(line(name, r))
     same = runs["serial"][0].frame_hashes == runs["pipelined"][0].frame_hashes
@@ -79,11 +74,12 @@ def bench_chunks(seconds: float, tmp: Path) -> None:
         f"{'set':>10} {'frames':>7} {'1 proc s':>9} {'2 workers s':>12} {'speed-up':>9}"
         f" {'identical':>10}  chunks (wall, warm-up)"
     )
-    for path, size, secs in ((DEMO, None, seconds), (EFFECTS, None, seconds)):
-        single = render(load_set(path), tmp / "one.mp4", duration=secs, progress=False)
-        job = Job(set_path=path, size=size, duration=secs)
+    for path in (DEMO, EFFECTS):
+        options = RenderOptions(duration=seconds, progress=False)
+        single = render(load_set(path), tmp / "one.mp4", options)
+        job = Job(set_path=path, options=options)
         for threads, env in (("", None), (", 1 llvmpipe thread each", {"LP_NUM_THREADS": "1"})):
-            two = render_chunked(job, tmp / "two.mp4", workers=2, progress=False, worker_env=env)
+            two = render_chunked(job, tmp / "two.mp4", workers=2, worker_env=env)
             same = single.frame_hashes == two.frame_hashes and single.audio_hash == two.audio_hash
             parts = ", ".join(f"{c.wall:.1f}/{c.stages.warm_up:.1f} s" for c in two.chunks)
             print(

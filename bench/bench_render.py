@@ -13,10 +13,12 @@ Usage: .venv/bin/python bench/bench_render.py [--quick]
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("PYO_GUI_WX", "0")
@@ -25,7 +27,7 @@ import moderngl
 import numpy as np
 
 from engine import sets
-from engine.render import load_set, render
+from engine.render import RenderOptions, load_set, render
 from engine.visuals.context import describe, headless_context
 from engine.visuals.merge import Blend, Merge, slot_table
 from engine.visuals.shaders import compile_program, lib
@@ -74,7 +76,15 @@ patch = ["drone", "choir", "pulse"]
 """
 
 
-def median_ms(fn, repeat: int, ctx: moderngl.Context) -> float:
+def uniform(prog: moderngl.Program, name: str) -> moderngl.Uniform:
+    """One of this bench's own uniforms (each is used, so the driver keeps it), looked up
+    once: a program's [] could also be a uniform block, attribute or varying."""
+    member = prog[name]
+    assert isinstance(member, moderngl.Uniform), name
+    return member
+
+
+def median_ms(fn: Callable[[], object], repeat: int, ctx: moderngl.Context) -> float:
     fn()
     ctx.finish()
     times = []
@@ -94,7 +104,7 @@ def bench_render(counts: list[int], duration: float) -> None:
             path = Path(tmp) / f"bench{n}.toml"
             path.write_text(SET_TEMPLATE.format(duration=duration, count=n))
             spec: sets.SetSpec = load_set(path)
-            result = render(spec, Path(tmp) / f"bench{n}.mp4", progress=False)
+            result = render(spec, Path(tmp) / f"bench{n}.mp4", RenderOptions(progress=False))
             ms = result.wall / result.frames * 1000
             print(f"{n:>9} {result.frames:>7} {result.wall:>8.1f} {result.speed:>12.3f} {ms:>9.1f}")
 
@@ -106,6 +116,10 @@ def bench_merge(ctx: moderngl.Context, counts: list[int], repeat: int) -> None:
     pp_vao = ctx.vertex_array(pp_prog, [])
     min_prog = compile_program(ctx, Path("minimal"), vertex=lib("quad.vert"), fragment=MINIMAL)
     min_vao = ctx.vertex_array(min_prog, [])
+    u_layers, u_acc, u_weight, u_layer = (
+        uniform(pp_prog, name) for name in ("u_layers", "u_acc", "u_weight", "u_layer")
+    )
+    u_count = uniform(min_prog, "u_count")
     accs = [ctx.texture((w, h), 4) for _ in range(2)]
     fbos = [ctx.framebuffer(color_attachments=[t]) for t in accs]
     # every read here is texel for texel (layers, accumulator and output one size): the
@@ -128,41 +142,43 @@ def bench_merge(ctx: moderngl.Context, counts: list[int], repeat: int) -> None:
         weights = np.full(n, 1.0 / n)
         table = slot_table(weights, np.full(n, Blend.SCREEN), rng.random((n, 2)))
 
-        def one_pass(layers=layers, table=table) -> None:
+        def one_pass(layers: moderngl.TextureArray = layers, table: np.ndarray = table) -> None:
             merge.render(layers, table, {"/merge/fuse": 1.0, "/merge/exposure": 1.0}, time=0.0)
 
-        def ping_pong(layers=layers, n=n, sharp=False) -> None:
+        def ping_pong(
+            layers: moderngl.TextureArray = layers, n: int = n, sharp: bool = False
+        ) -> None:
             if sharp:
                 nearest.use(0)
                 nearest.use(1)
             fbos[0].use()
             fbos[0].clear(0, 0, 0, 1)
             layers.use(0)
-            pp_prog["u_layers"].value = 0  # type: ignore[union-attr]
-            pp_prog["u_acc"].value = 1  # type: ignore[union-attr]
-            pp_prog["u_weight"].value = 1.0 / n  # type: ignore[union-attr]
+            u_layers.value = 0
+            u_acc.value = 1
+            u_weight.value = 1.0 / n
             for i in range(n):
                 src, dst = i % 2, (i + 1) % 2
                 accs[src].use(1)
-                pp_prog["u_layer"].value = float(i)  # type: ignore[union-attr]
+                u_layer.value = float(i)
                 fbos[dst].use()
                 pp_vao.render(moderngl.TRIANGLES, vertices=3)
             if sharp:
                 nearest.clear(0)
                 nearest.clear(1)
 
-        def minimal(layers=layers, n=n) -> None:
+        def minimal(layers: moderngl.TextureArray = layers, n: int = n) -> None:
             fbos[0].use()
             layers.use(0)
             nearest.use(0)
-            min_prog["u_count"].value = n  # type: ignore[union-attr]
+            u_count.value = n
             min_vao.render(moderngl.TRIANGLES, vertices=3)
             nearest.clear(0)
 
         a = median_ms(one_pass, repeat, ctx)
         m = median_ms(minimal, repeat, ctx)
         b = median_ms(ping_pong, repeat, ctx)
-        c = median_ms(lambda f=ping_pong: f(sharp=True), repeat, ctx)
+        c = median_ms(functools.partial(ping_pong, sharp=True), repeat, ctx)
         print(f"{n:>7} {a:>14.1f} {m:>11.1f} {b:>13.1f} {b / a:>6.2f}x {c:>14.1f} {c / a:>6.2f}x")
         layers.release()
     merge.release()

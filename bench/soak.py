@@ -126,12 +126,13 @@ def rss_mib() -> float:
 
 
 def run(minutes: float, out: Path, size: tuple[int, int] = (320, 180), fps: int = 20) -> Soak:
+    from engine.audio.remote import RemoteAudio
     from engine.clock import RealtimeClock
     from engine.live import Live
     from engine.midi.controller import MidiController
     from engine.midi.ports import MidiUnavailable
     from engine.render import load_set
-    from engine.show import Folders, Show
+    from engine.show import Folders, Frame, Show
     from engine.sources.osc import Endpoint, OscReceiver
     from engine.visuals.context import headless_context
 
@@ -158,7 +159,7 @@ def run(minutes: float, out: Path, size: tuple[int, int] = (320, 180), fps: int 
     t0 = time.perf_counter()
     state = {"last": t0, "levels": t0, "killed_sound": 0.0, "killed_warmer": False}
 
-    def watch(frame) -> None:  # type: ignore[no-untyped-def]
+    def watch(frame: Frame) -> None:
         now = time.perf_counter()
         ms = (now - state["last"]) * 1000
         state["last"] = now
@@ -173,17 +174,19 @@ def run(minutes: float, out: Path, size: tuple[int, int] = (320, 180), fps: int 
         if now - state["levels"] >= 0.5:
             state["levels"] = now
             soak.memory.append((s, rss_mib()))
-            levels = audio.levels() if audio is not None else {}  # type: ignore[union-attr]
+            levels = audio.levels() if audio is not None else {}
             loudest = max(levels.values(), default=0.0)
             soak.levels.append((s, loudest))
             if levels and loudest < SILENT:
                 soak.silent += 1
             if state["killed_sound"] and soak.sound_back_s is None and loudest >= SILENT:
                 soak.sound_back_s = s - state["killed_sound"]
-        if not state["killed_sound"] and s >= 0.35 * seconds and audio is not None:
-            os.kill(audio.pid, signal.SIGKILL)  # type: ignore[union-attr]
+        # realtime sound plays in a child process (RemoteAudio): that process is killed
+        pid = audio.pid if isinstance(audio, RemoteAudio) else None
+        if not state["killed_sound"] and s >= 0.35 * seconds and pid is not None:
+            os.kill(pid, signal.SIGKILL)
             state["killed_sound"] = s
-            soak.faults.append(f"{s:.1f} s: SIGKILL the sound process (pid {audio.pid})")  # type: ignore[union-attr]
+            soak.faults.append(f"{s:.1f} s: SIGKILL the sound process (pid {pid})")
         if not state["killed_warmer"] and s >= 0.65 * seconds:
             pid = live.warmer._process.pid
             os.kill(pid, signal.SIGKILL)
@@ -194,7 +197,8 @@ def run(minutes: float, out: Path, size: tuple[int, int] = (320, 180), fps: int 
 
     class Errors(logging.Handler):  # every error the live loop reports (its deque keeps 32)
         def emit(self, record: logging.LogRecord) -> None:
-            kind = getattr(record.args[0] if record.args else None, "kind", None)
+            first = record.args[0] if isinstance(record.args, tuple) and record.args else None
+            kind = getattr(first, "kind", None)
             if isinstance(kind, str):
                 soak.errors[kind] = soak.errors.get(kind, 0) + 1
 

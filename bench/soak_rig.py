@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -178,7 +179,7 @@ class Chaos:
         for _ in range(2):
             self.senders.append(self._sender())
 
-    def _thread(self, target, *args) -> None:  # type: ignore[no-untyped-def]
+    def _thread(self, target: Callable[..., None], *args: object) -> None:
         t = threading.Thread(target=target, args=args, daemon=True)
         t.start()
         self.threads.append(t)
@@ -215,8 +216,8 @@ class Chaos:
                 client.send_message(path, args)
             elif roll < 0.8:  # out of range, NaN, inf, wrong type: clamped or refused
                 path = rng.choice(paths)
-                bad = rng.choice([1e9, -1e9, float("nan"), float("inf"), "loud", True])
-                client.send_message(path, bad)
+                bad: list[float | str] = [1e9, -1e9, float("nan"), float("inf"), "loud", True]
+                client.send_message(path, rng.choice(bad))
             elif roll < 0.9:  # an address no param has (a bounded set: a VJ's typos)
                 client.send_message(f"/merge/chaoss{rng.randrange(20)}", rng.random())
             elif roll < 0.93:

@@ -29,14 +29,14 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from engine import sessions
 from engine.pipeline import StageTimes
 from engine.progress import Progress
-from engine.render import RenderResult, load_set, render
+from engine.render import RenderOptions, RenderResult, load_set, render
 from engine.replay import replay
 from engine.visuals.sinks import SinkError, ffmpeg_exe
 
@@ -50,28 +50,24 @@ class ChunkError(RuntimeError):
 
 @dataclass(frozen=True)
 class Job:
-    """What to render: a set file (with render's options) or a recorded session."""
+    """What to render, a set file or a recorded session, and how (the driver's progress
+    bar shows when `options.progress`)."""
 
     set_path: Path | None = None
     session: Path | None = None
-    size: tuple[int, int] | None = None
-    fps: float | None = None
-    duration: float | None = None
-    audio: bool = True
-    midi: Path | None = None
-    controller: str | Path = "korg-nanokontrol2"
-    crf: int = 18
+    options: RenderOptions = field(default_factory=RenderOptions)
 
     def frame_count(self) -> tuple[int, float, tuple[int, int]]:
         """(frames, fps, size) of the whole render."""
+        size = self.options.size
         if self.session is not None:
             session = sessions.load(self.session)
-            return len(session.ticks), session.fps, self.size or session.size
+            return len(session.ticks), session.fps, size or session.size
         assert self.set_path is not None
         spec = load_set(self.set_path)
-        fps = self.fps or spec.fps
-        duration = spec.duration if self.duration is None else self.duration
-        return max(1, round(duration * fps)), fps, self.size or spec.size
+        fps = self.options.fps or spec.fps
+        duration = spec.duration if self.options.duration is None else self.options.duration
+        return max(1, round(duration * fps)), fps, size or spec.size
 
     def run(
         self,
@@ -80,33 +76,21 @@ class Job:
         frames: tuple[int, int],
         on_frame: Callable[[], None],
     ) -> RenderResult:
+        # a chunk draws no bar (the driver's counts them all), and writes no PNG frames
+        # and feeds no options.outputs: its frames are a part of the show, out of turn
+        options = replace(self.options, progress=False, frames_dir=None, outputs=())
         if self.session is not None:
             return replay(
-                self.session,
-                video,
-                size=self.size,
-                audio=self.audio,
-                progress=False,
-                frames=frames,
-                sound_file=sound,
-                crf=self.crf,
-                on_frame=on_frame,
+                self.session, video, options, frames=frames, sound_file=sound, on_frame=on_frame
             )
         assert self.set_path is not None
         return render(
             load_set(self.set_path),
             video,
-            size=self.size,
-            fps=self.fps,
-            duration=self.duration,
-            midi=self.midi,
-            controller=self.controller,
-            crf=self.crf,
-            on_frame=on_frame,
-            audio=self.audio,
-            progress=False,
+            options,
             frames=frames,
             sound_file=sound,
+            on_frame=on_frame,
         )
 
 
@@ -176,7 +160,7 @@ def _chunk(job: Job, k: int, frames: tuple[int, int], folder: Path, tally: Any) 
     pid = os.getpid()
     attempt = int(ray.get(tally.started.remote(k, pid)))
     video = folder / f"chunk{k:04d}.mp4"
-    sound = folder / f"chunk{k:04d}.f32" if job.audio else None
+    sound = folder / f"chunk{k:04d}.f32" if job.options.audio else None
     done = 0
 
     def on_frame() -> None:
@@ -273,7 +257,6 @@ def render_chunked(
     chunks: int | None = None,
     cluster: str | None = None,
     retries: int = 2,
-    progress: bool = True,
     watch: Callable[[dict[int, int], dict[int, int], dict[int, int]], None] | None = None,
     worker_env: dict[str, str] | None = None,
 ) -> ChunkedResult:
@@ -293,7 +276,7 @@ def render_chunked(
             folder = Path(tmp)
             refs = [task.remote(job, k, run, folder, tally) for k, run in enumerate(runs)]
             name = (job.set_path or job.session or Path("render")).stem
-            bar = Progress(n_frames, f"{name} x{workers}", enabled=progress)
+            bar = Progress(n_frames, f"{name} x{workers}", enabled=job.options.progress)
             pending = list(refs)
             try:
                 while pending:
@@ -311,7 +294,7 @@ def render_chunked(
                 bar.close()
             t1 = time.perf_counter()
             audio_hash = join(parts, output) if output is not None else ""
-            if output is None and job.audio:
+            if output is None and job.options.audio:
                 audio_hash = _hash_sounds(parts)
             joined = time.perf_counter() - t1
     finally:

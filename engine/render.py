@@ -37,6 +37,29 @@ class FrameSink(Protocol):
     def write(self, image: np.ndarray) -> None: ...
 
 
+@dataclass(frozen=True)
+class RenderOptions:
+    """How to render, as `performance.py render` was asked: built once from the command
+    line and passed whole to render(), replay() and a chunked render's Job, so a new
+    option is added here and where it is read, not forwarded by hand at every hop.
+
+    None means the set's own (size, fps, duration). A replay reads only size, frames_dir,
+    audio, progress, crf and pipeline: it runs on the session's recorded fps and frames,
+    with its recorded inputs in place of a MIDI file or outputs."""
+
+    size: tuple[int, int] | None = None
+    fps: float | None = None
+    duration: float | None = None  # seconds of show from its start
+    frames_dir: Path | None = None  # PNG frames too
+    audio: bool = True
+    progress: bool = True  # a progress bar on stderr
+    midi: Path | None = None  # a recorded controller performance played in
+    controller: str | Path = "korg-nanokontrol2"  # the bindings `midi` plays through
+    outputs: tuple[OutputSpec, ...] = ()  # besides the set's own
+    crf: int = 18  # x264's quality; 0 encodes losslessly
+    pipeline: bool = True  # False: the serial loop (for comparison)
+
+
 @dataclass
 class RenderResult:
     output: Path | None
@@ -79,58 +102,47 @@ def load_set(path: Path | str, folders: Folders | None = None) -> sets.SetSpec:
 def render(
     spec: sets.SetSpec,
     output: Path | None,
+    options: RenderOptions,
     *,
-    size: tuple[int, int] | None = None,
-    fps: float | None = None,
-    duration: float | None = None,
-    frames_dir: Path | None = None,
-    audio: bool = True,
-    progress: bool = True,
-    midi: Path | None = None,
-    controller: str | Path = "korg-nanokontrol2",
-    outputs: Sequence[OutputSpec] = (),
     frames: tuple[int, int] | None = None,
     sound_file: Path | None = None,
-    crf: int = 18,
-    pipeline: bool = True,
     on_frame: Callable[[], None] | None = None,
 ) -> RenderResult:
     """Render a set to `output` (MP4, H.264 + AAC) and/or a folder of PNG frames; with
-    `midi`, a recorded controller performance plays through `controller`'s bindings;
-    `outputs` (and the set's own) get every frame too, waiting for their readers.
-    `frames=(a, b)`: only frames a..b-1 are output, the ones before run as a warm-up
-    (a chunk of a distributed render); see render_show for the rest."""
-    fps = fps or spec.fps
-    duration = spec.duration if duration is None else duration
+    `options.midi`, a recorded controller performance plays through its controller's
+    bindings; `options.outputs` (and the set's own) get every frame too, waiting for
+    their readers. `frames=(a, b)`: only frames a..b-1 are output, the ones before run
+    as a warm-up (a chunk of a distributed render); see render_show for the rest."""
+    fps = options.fps or spec.fps
+    duration = spec.duration if options.duration is None else options.duration
     ctx = headless_context()
     try:
-        show = Show(spec, ctx, size=size, fps=fps, audio=audio)
+        show = Show(spec, ctx, size=options.size, fps=fps, audio=options.audio)
     except BaseException:
         ctx.release()
         raise
     before = None
-    if midi is not None:
+    if options.midi is not None:
         from engine.midi.apply import midi_file_feeder
 
         target = commands.Offline(show)
-        before = midi_file_feeder(show, midi, controller, fps, lambda e: commands.run(target, e))
+        before = midi_file_feeder(
+            show, options.midi, options.controller, fps, lambda e: commands.run(target, e)
+        )
     start, end = frames or (0, max(1, round(duration * fps)))
-    outs = Outputs([*spec.outputs, *outputs], show.size, fps, lossless=True)
+    outs = Outputs([*spec.outputs, *options.outputs], show.size, fps, lossless=True)
     try:
         return render_show(
             show,
             FrameClock(fps),
             end,
             output,
-            frames_dir=frames_dir,
-            progress=progress,
+            options,
             before=before,
             release=ctx,
             sinks=[outs],
             start=start,
             sound_file=sound_file,
-            crf=crf,
-            pipeline=pipeline,
             on_frame=on_frame,
         )
     finally:
@@ -142,25 +154,23 @@ def render_show(
     clock: Clock,
     n_frames: int,
     output: Path | None,
+    options: RenderOptions,
     *,
-    frames_dir: Path | None = None,
-    progress: bool = True,
     before: Callable[[int], None] | None = None,
     release: moderngl.Context | None = None,
     sinks: Sequence[FrameSink] = (),
     start: int = 0,
     sound_file: Path | None = None,
-    crf: int = 18,
-    pipeline: bool = True,
     on_frame: Callable[[], None] | None = None,
 ) -> RenderResult:
     """Step a show `n_frames` times into the sinks; `before(frame)` runs before each
     step (a replay applies what was recorded there). Closes the show (and `release`).
+    Of `options` it reads frames_dir, progress, crf and pipeline: the show was built
+    with the rest.
 
     Frames before `start` run as a warm-up and are not output. `sound_file`: the sound
     goes there as raw float32 (interleaved) and the movie is video only (a chunk's
-    sound, joined by the driver). `crf` 0 encodes losslessly. `pipeline=False` runs the
-    serial loop (for comparison). `on_frame()` runs after each output frame."""
+    sound, joined by the driver). `on_frame()` runs after each output frame."""
     fps = show.fps
     result = RenderResult(output, n_frames - start, show.size, fps, 0.0, 0.0)
     result.sample_rate = show.spec.sample_rate
@@ -173,16 +183,17 @@ def render_show(
                 muxed = show.audio is not None and sound_file is None
                 rate = show.spec.sample_rate if muxed else None
                 movie = stack.enter_context(
-                    MovieWriter(output, show.size, fps, sample_rate=rate, crf=crf)
+                    MovieWriter(output, show.size, fps, sample_rate=rate, crf=options.crf)
                 )
             raw = None
             if sound_file is not None:
                 raw = RawAudio(sound_file, show.spec.sample_rate, 2)
                 stack.callback(raw.close)
-            pngs = PngSink(frames_dir, show.size, fps) if frames_dir is not None else None
-            if pngs is not None:
+            pngs = None
+            if options.frames_dir is not None:
+                pngs = PngSink(options.frames_dir, show.size, fps)
                 stack.callback(pngs.abort)
-            bar = Progress(n_frames - start, show.spec.title[:30], enabled=progress)
+            bar = Progress(n_frames - start, show.spec.title[:30], enabled=options.progress)
             stack.callback(bar.close)
 
             def consume(frame: Output) -> None:
@@ -209,7 +220,7 @@ def render_show(
                 if on_frame is not None:
                     on_frame()
 
-            loop = pipelined if pipeline else serial
+            loop = pipelined if options.pipeline else serial
             result.stages = loop(
                 show, clock, n_frames, consume, start=start, before=before, on_frame=done
             )

@@ -23,7 +23,7 @@ from engine.audio.graph import PatchError
 from engine.commands import COMMAND_ERRORS
 from engine.folders import SHADER_DIR
 from engine.live import LIVE_PARAMS
-from engine.render import RenderResult, load_set, render_show
+from engine.render import RenderOptions, RenderResult, load_set, render_show
 from engine.session_format import SessionError
 from engine.show import Folders, Show
 from engine.sources.replayed import RecordedInputs
@@ -81,18 +81,14 @@ def _started(iso: str) -> datetime.datetime | None:
 def replay(
     session_path: Path,
     output: Path | None,
+    options: RenderOptions,
     *,
-    size: tuple[int, int] | None = None,
-    frames_dir: Path | None = None,
-    audio: bool = True,
-    progress: bool = True,
     frames: tuple[int, int] | None = None,
     sound_file: Path | None = None,
-    crf: int = 18,
-    pipeline: bool = True,
     on_frame: Callable[[], None] | None = None,
 ) -> RenderResult:
-    """Re-render a session log. frames=(a, b): only frames a..b-1 are output, the ones
+    """Re-render a session log (at `options.size`, else the recorded one; its fps and
+    length are the session's). frames=(a, b): only frames a..b-1 are output, the ones
     before run as a warm-up (a chunk of a distributed render); the rest as render_show."""
     session = sessions.load(session_path)
     if not session.ticks:
@@ -116,9 +112,9 @@ def replay(
             show = Show(
                 spec,
                 ctx,
-                size=size or session.size,
+                size=options.size or session.size,
                 fps=session.fps,
-                audio=audio,
+                audio=options.audio,
                 folders=folders,
                 start_date=_started(started),
                 recorded=_recorded(session),
@@ -159,13 +155,10 @@ def replay(
             session.clock(),
             end,
             output,
-            frames_dir=frames_dir,
-            progress=progress,
+            options,
             before=before,
             release=ctx,
             start=start,
             sound_file=sound_file,
-            crf=crf,
-            pipeline=pipeline,
             on_frame=on_frame,
         )

@@ -21,7 +21,7 @@ from engine.chunks import Job, render_chunked, split
 from engine.clock import RealtimeClock
 from engine.folders import SET_DIR
 from engine.live import Live
-from engine.render import load_set, render
+from engine.render import RenderOptions, load_set, render
 from engine.replay import replay
 from engine.show import Folders, Show
 from engine.visuals.sinks import ffmpeg_exe
@@ -136,9 +136,10 @@ def test_render_workers_on_the_command_line(tmp_path):
 def test_a_two_worker_render_has_the_single_renders_frames_and_sound(workers, tmp_path):
     path = tmp_path / "small.toml"
     path.write_text(SMALL)
-    single = render(load_set(path), tmp_path / "one.mp4", crf=0, progress=False)
+    options = RenderOptions(crf=0, progress=False)
+    single = render(load_set(path), tmp_path / "one.mp4", options)
     chunked = render_chunked(
-        Job(set_path=path, crf=0), tmp_path / "two.mp4", workers=workers, progress=False
+        Job(set_path=path, options=options), tmp_path / "two.mp4", workers=workers
     )
     assert chunked.frames == single.frames == 24
     assert chunked.frame_hashes == single.frame_hashes
@@ -156,9 +157,10 @@ def test_feedback_effects_warm_up_on_the_gpu_and_match(workers, tmp_path):
     worker draws its warm-up, and its first frame matches the single render's."""
     spec = load_set(SET_DIR / "effects.toml")
     size, seconds = (160, 90), 1.0
-    single = render(spec, None, size=size, duration=seconds, progress=False)
-    job = Job(set_path=SET_DIR / "effects.toml", size=size, duration=seconds)
-    chunked = render_chunked(job, None, workers=workers, progress=False)
+    options = RenderOptions(size=size, duration=seconds, progress=False)
+    single = render(spec, None, options)
+    job = Job(set_path=SET_DIR / "effects.toml", options=options)
+    chunked = render_chunked(job, None, workers=workers)
     assert chunked.frames == 30
     assert chunked.frame_hashes == single.frame_hashes
     assert chunked.audio_hash == single.audio_hash
@@ -223,8 +225,9 @@ def test_a_recorded_session_replays_in_chunks_as_it_was_shown(workers, tmp_path,
         writer.close()
         show.close()
     assert live.swaps, "the shader edit went in live"
-    single = replay(log, None, progress=False)
-    chunked = render_chunked(Job(session=log), None, workers=workers, progress=False)
+    options = RenderOptions(progress=False)
+    single = replay(log, None, options)
+    chunked = render_chunked(Job(session=log, options=options), None, workers=workers)
     assert single.frame_hashes == shown
     assert chunked.frame_hashes == shown
     assert chunked.audio_hash == single.audio_hash
@@ -234,7 +237,8 @@ def test_a_chunk_whose_worker_is_killed_is_retried(workers, tmp_path):
     path = tmp_path / "small.toml"
     path.write_text(SMALL)
     size, seconds = (320, 180), 6.0  # 36 frames a chunk: time to kill one in the middle
-    single = render(load_set(path), None, size=size, duration=seconds, progress=False)
+    options = RenderOptions(size=size, duration=seconds, progress=False)
+    single = render(load_set(path), None, options)
     killed: list[tuple[int, int]] = []
 
     def watch(done, pids, attempts):
@@ -242,8 +246,8 @@ def test_a_chunk_whose_worker_is_killed_is_retried(workers, tmp_path):
             killed.append((pids[1], done[1]))
             os.kill(pids[1], signal.SIGKILL)
 
-    job = Job(set_path=path, size=size, duration=seconds)
-    chunked = render_chunked(job, None, workers=workers, progress=False, watch=watch)
+    job = Job(set_path=path, options=options)
+    chunked = render_chunked(job, None, workers=workers, watch=watch)
     assert killed, "the worker was killed mid-chunk"
     assert chunked.attempts[1] == 2 and chunked.attempts[0] == 1
     assert chunked.chunks[1].pid != killed[0][0]

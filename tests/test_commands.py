@@ -14,7 +14,7 @@ from engine.clock import RealtimeClock
 from engine.events import Event
 from engine.folders import Folders
 from engine.live import Live
-from engine.render import load_set
+from engine.render import RenderOptions, load_set
 from engine.replay import replay
 from engine.show import Show
 
@@ -98,4 +98,4 @@ def test_a_scene_edited_after_the_show_replays_as_it_was(tmp_path, gl):
         show.close()
     assert show.params.target("/merge/chaos") == (0.8,)
     scene.write_text('[values]\n"/merge/chaos" = 0.0\n')  # edited after the night
-    assert replay(log_path, None, progress=False).frame_hashes == hashes
+    assert replay(log_path, None, RenderOptions(progress=False)).frame_hashes == hashes

@@ -15,7 +15,7 @@ from engine.clock import FrameClock
 from engine.folders import SET_DIR
 from engine.pipeline import Encoder, Output, Readbacks
 from engine.progress import Progress
-from engine.render import load_set, render
+from engine.render import RenderOptions, load_set, render
 from engine.show import Show
 
 SMALL = """
@@ -48,8 +48,8 @@ def effects():
 
 
 def test_pipelined_render_gives_the_serial_renders_frames_and_samples(small, tmp_path):
-    a = render(small, tmp_path / "a.mp4", progress=False)
-    b = render(small, tmp_path / "b.mp4", progress=False, pipeline=False)
+    a = render(small, tmp_path / "a.mp4", RenderOptions(progress=False))
+    b = render(small, tmp_path / "b.mp4", RenderOptions(progress=False, pipeline=False))
     assert a.frames == b.frames == 18
     assert a.frame_hashes == b.frame_hashes
     assert a.audio_hash == b.audio_hash and a.audio_samples == 18 * 4000
@@ -102,8 +102,8 @@ def test_a_warmed_up_slice_gives_the_same_frames_as_the_whole_render(which, smal
     whole render's frames a..b-1, with its samples."""
     spec = small if which == "small" else effects
     size, n = (160, 90), 18
-    whole = render(spec, None, size=size, duration=n / spec.fps, progress=False)
-    part = render(spec, None, size=size, frames=(11, n), progress=False)
+    whole = render(spec, None, RenderOptions(size=size, duration=n / spec.fps, progress=False))
+    part = render(spec, None, RenderOptions(size=size, progress=False), frames=(11, n))
     assert part.frames == n - 11
     assert part.frame_hashes == whole.frame_hashes[11:]
     assert part.stages.warm_up > 0 and part.stages.frames == n - 11
@@ -111,7 +111,7 @@ def test_a_warmed_up_slice_gives_the_same_frames_as_the_whole_render(which, smal
 
 
 def test_every_render_reports_its_stages_and_gpu_time(small, tmp_path):
-    result = render(small, tmp_path / "s.mp4", progress=False)
+    result = render(small, tmp_path / "s.mp4", RenderOptions(progress=False))
     st = result.stages
     assert st.frames == 18 and st.gpu_frames >= 17
     assert st.gpu > 0 and st.show > 0 and st.encode > 0 and st.loop > 0 and st.finish > 0

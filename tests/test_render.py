@@ -10,7 +10,7 @@ from conftest import probe
 
 from engine.clock import FrameClock
 from engine.folders import SET_DIR
-from engine.render import load_set, render
+from engine.render import RenderOptions, load_set, render
 from engine.show import Show
 
 SMALL = """
@@ -42,13 +42,13 @@ def write_set(tmp_path: Path, name="s", *, duration=1.0, fps=15, w=96, h=54, see
 
 def test_same_set_and_seed_give_the_same_frames_and_samples(tmp_path):
     spec = write_set(tmp_path)
-    a = render(spec, None, progress=False)
-    b = render(spec, None, progress=False)
+    a = render(spec, None, RenderOptions(progress=False))
+    b = render(spec, None, RenderOptions(progress=False))
     assert a.frames == 15 and len(a.frame_hashes) == 15
     assert a.frame_hashes == b.frame_hashes
     assert a.audio_hash == b.audio_hash and a.audio_samples == 15 * 3200
     assert len(set(a.frame_hashes)) > 10, "the picture should move"
-    other = render(write_set(tmp_path, "t", seed=2), None, progress=False)
+    other = render(write_set(tmp_path, "t", seed=2), None, RenderOptions(progress=False))
     assert not set(other.frame_hashes) & set(a.frame_hashes)
     assert other.audio_hash != a.audio_hash
 
@@ -56,7 +56,8 @@ def test_same_set_and_seed_give_the_same_frames_and_samples(tmp_path):
 def test_rendered_file_has_the_frames_size_fps_and_sound_asked_for(tmp_path):
     spec = write_set(tmp_path, duration=1.0, fps=30, w=320, h=180)
     out = tmp_path / "out" / "show.mp4"
-    result = render(spec, out, size=(160, 90), fps=24, frames_dir=tmp_path / "png", progress=False)
+    options = RenderOptions(size=(160, 90), fps=24, frames_dir=tmp_path / "png", progress=False)
+    result = render(spec, out, options)
     assert out.is_file() and result.output == out
     assert not [p for p in out.parent.iterdir() if p != out], "no temporary files left"
     frames, size, fps, audio = probe(out)
@@ -137,9 +138,7 @@ def test_shipped_sets_render(tmp_path, name):
     result = render(
         load_set(SET_DIR / f"{name}.toml"),
         tmp_path / f"{name}.mp4",
-        size=(128, 72),
-        duration=0.5,
-        progress=False,
+        RenderOptions(size=(128, 72), duration=0.5, progress=False),
     )
     assert (tmp_path / f"{name}.mp4").stat().st_size > 1000
     assert len(set(result.frame_hashes)) > 1

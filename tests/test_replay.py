@@ -14,6 +14,7 @@ from conftest import LIVE, ROOT
 from engine import record, sessions, sets
 from engine.clock import RealtimeClock
 from engine.live import Live
+from engine.render import RenderOptions
 from engine.replay import replay
 from engine.show import Show
 
@@ -75,10 +76,10 @@ def test_replay_shows_the_frames_that_were_shown_live(tmp_path, gl, scratch):
     # the files change after the show: the replay must not care
     (folders.shaders / "glow.glsl").write_text(GLOW.format(shift=0.9))
 
-    result = replay(log_path, None, progress=False)
+    result = replay(log_path, None, RenderOptions(progress=False))
     assert result.frames == 60
     assert result.frame_hashes == hashes
-    bigger = replay(log_path, None, size=(192, 108), progress=False)
+    bigger = replay(log_path, None, RenderOptions(size=(192, 108), progress=False))
     assert bigger.size == (192, 108) and len(set(bigger.frame_hashes)) > 30
 
 
@@ -99,6 +100,6 @@ def test_a_live_session_killed_mid_show_still_loads_and_replays(tmp_path):
     assert len(session.ticks) >= 10
     times = np.array([t.time for t in session.ticks])
     assert np.all(np.diff(times) > 0)
-    result = replay(log_path, tmp_path / "killed.mp4", progress=False)
+    result = replay(log_path, tmp_path / "killed.mp4", RenderOptions(progress=False))
     assert result.frames == len(session.ticks)
     assert (tmp_path / "killed.mp4").stat().st_size > 1000

@@ -15,7 +15,7 @@ from conftest import ROOT
 from engine import record, sessions
 from engine.clock import RealtimeClock
 from engine.live import Live
-from engine.render import load_set
+from engine.render import RenderOptions, load_set
 from engine.replay import replay
 from engine.show import Show
 
@@ -76,6 +76,6 @@ def test_a_show_fed_by_a_real_sender_replays_to_its_live_frames(tmp_path, gl, da
     routed = sum(len(v) for v in session.inputs.values())
     assert routed > 100  # 256 EEG messages a second while it sent, and the band elements
     assert session.input_setup["endpoints"] == [[f"127.0.0.1:{port}"]]
-    result = replay(log_path, None, progress=False)
+    result = replay(log_path, None, RenderOptions(progress=False))
     assert result.frame_hashes == hashes
     assert len(set(hashes)) > 40 and np.std(lit) > 0.1

@@ -14,7 +14,7 @@ from sounds import SHIPPED, SR, click_track, kick_hat_track
 from engine.clock import FrameClock
 from engine.folders import SET_DIR
 from engine.listen_spec import AudioInSpecError, parse_device
-from engine.render import load_set, render
+from engine.render import RenderOptions, load_set, render
 from engine.sets import SetError
 from engine.show import Show
 
@@ -65,8 +65,8 @@ def steps(show: Show, n: int):
 
 def test_two_renders_of_a_set_driven_by_a_file_give_identical_frames(tmp_path, kicks):
     spec = write(tmp_path, file="kicks.wav", mix="mix", mapping="listen")
-    a = render(spec, None, progress=False)
-    b = render(spec, None, progress=False)
+    a = render(spec, None, RenderOptions(progress=False))
+    b = render(spec, None, RenderOptions(progress=False))
     assert a.frame_hashes == b.frame_hashes and a.audio_hash == b.audio_hash
     assert len(set(a.frame_hashes)) > 30
 
@@ -328,7 +328,7 @@ def test_a_rendered_movie_carries_the_files_sound(tmp_path, kicks):
 
     path, times = kicks
     out = tmp_path / "night.mp4"
-    render(write(tmp_path, file="kicks.wav", mix="replace"), out, progress=False)
+    render(write(tmp_path, file="kicks.wav", mix="replace"), out, RenderOptions(progress=False))
     frames, _, _, sound = probe(out)
     assert frames == 2 * FPS
     x = soundfile.read(path, dtype="float32")[0][: 2 * SR]

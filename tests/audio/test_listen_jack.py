@@ -177,7 +177,7 @@ def test_a_show_that_heard_jack_live_replays_to_the_frames_it_showed(jack, track
 
     from engine import record, sessions
     from engine.live import Live
-    from engine.render import load_set
+    from engine.render import RenderOptions, load_set
     from engine.replay import replay
     from engine.show import Show
 
@@ -221,5 +221,5 @@ patch = "drone"
     session = sessions.load(log_path)
     assert session.input_setup["readers"][-1]["audio_in"]["device"] == "jack"
     assert len(session.readings[-1]) == len(hashes)
-    result = replay(log_path, None, audio=False, progress=False)
+    result = replay(log_path, None, RenderOptions(audio=False, progress=False))
     assert result.frame_hashes == hashes

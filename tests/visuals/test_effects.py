@@ -11,7 +11,7 @@ from conftest import scratch_folders
 from engine.clock import Tick
 from engine.fx_spec import FxSpec, parse_fx
 from engine.params import ParamSpace
-from engine.render import load_set
+from engine.render import RenderOptions, load_set
 from engine.sets import SetError
 from engine.show import Folders, Show
 from engine.visuals.dialect_base import DrawFrame, image_texture
@@ -361,4 +361,4 @@ def test_a_replay_shows_the_effects_as_they_were_edited_live(gl, tmp_path):
         show.close()
     assert hashes[7] != hashes[8], "the edit went in at once"
     fx.write_text(body.replace("RGB", "0.0, 0.0, 1.0"))  # later edits: the replay must not care
-    assert replay(log_path, None, audio=False, progress=False).frame_hashes == hashes
+    assert replay(log_path, None, RenderOptions(audio=False, progress=False)).frame_hashes == hashes

@@ -23,7 +23,7 @@ from conftest import LIVE, ROOT, headless_env
 
 from engine.clock import FrameClock
 from engine.output_spec import OutputSpec, parse_output, parse_outputs
-from engine.render import load_set, render
+from engine.render import RenderOptions, load_set, render
 from engine.sets import SetError
 from engine.show import Show
 from engine.visuals.framestream import FrameHeader, ShmReader, StreamError, read_frames
@@ -121,8 +121,8 @@ def test_a_render_into_a_named_pipe_is_read_byte_exact_by_another_process(tmp_pa
     fifo = tmp_path / "frames.pipe"
     child = reader("pipe", str(fifo))
     result = render(
-        load_set(tmp_path / "s.toml"), None, audio=False, progress=False,
-        outputs=[parse_output(f"pipe:{fifo}")],
+        load_set(tmp_path / "s.toml"), None,
+        RenderOptions(audio=False, progress=False, outputs=(parse_output(f"pipe:{fifo}"),)),
     )  # fmt: skip
     got = lines(child)
     assert child.returncode == 0
