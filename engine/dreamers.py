@@ -24,6 +24,7 @@ from engine.features import (
     compute_features,
     signal_problem,
 )
+from engine.features.dsp import BANDS as BAND_RANGES
 from engine.params import ParamSpace, ParamSpec
 from engine.sources.hypnogram import STAGES
 from engine.sources.simulate import RATES
@@ -34,7 +35,7 @@ from engine.visuals.merge import BLEND_NAMES
 ANALYSIS_RATE = 10.0  # feature updates per second per dreamer
 WINDOWS = {"eeg": 4.0, "ecg": 8.0, "resp": 30.0, "ppg": 8.0}  # seconds each analysis reads
 SCOPE_SECONDS = 2.0  # how much raw signal a layer shader sees through signal()
-BANDS = ("delta", "theta", "alpha", "sigma", "beta", "gamma")
+BANDS = tuple(BAND_RANGES)  # the EEG bands, slow to fast (engine/features/dsp.py)
 # rough physiological full scales, so raw signals reach shaders at about -1..1
 SIGNAL_SCALE = {"eeg": 100.0, "ecg": 1.5}
 # a pentatonic spread of voice pitches (semitones above the root), so a crowd is a chord

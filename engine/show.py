@@ -23,7 +23,7 @@ from engine.audio.remote import RemoteAudio
 from engine.audio.voicing import ShowSound
 from engine.cast import PREROLL, Cast
 from engine.clock import Tick
-from engine.dreamers import GROUP_PARAMS, Dreamer
+from engine.dreamers import ANALYSIS_RATE, GROUP_PARAMS, Dreamer
 from engine.features import resonance
 from engine.folders import Folders
 from engine.mapping import DreamerView, Mapping, MappingFrame, find_mapping
@@ -44,8 +44,6 @@ from engine.visuals.overlay import Overlay, OverlayState
 from engine.visuals.programs import Programs
 from engine.visuals.shaders import LayerSource, ShaderError
 from engine.visuals.show_effects import ShowEffects
-
-ANALYSIS_RATE = 10.0  # feature analyses per second per dreamer
 
 MASTER_PARAMS = (
     ParamSpec("/master/volume", 0.8, smooth=0.05, doc="master level"),

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.events import Event, EventQueue
+from engine.features.dsp import BANDS
 from engine.sources.osc import Endpoint, OscReceiver
 from engine.sources.profile_files import load_profile
 from engine.sources.profiles import DEFAULT_POLICIES, SignalPolicy, SignalUpdate
@@ -30,7 +31,7 @@ RATE_CHECK_S = 3.0  # seconds of a stream before its rate is judged
 STALL_S = 1.0  # a channel this far behind the others has stopped
 
 SAMPLED_SIGNALS = ("eeg", "ecg", "resp", "ppg")  # what a dreamer buffers as samples
-BAND_NAMES = ("delta", "theta", "alpha", "sigma", "beta", "gamma")
+BAND_NAMES = tuple(BANDS)  # the rig's EEG bands, slow to fast
 
 
 class NetworkSource:
