@@ -236,6 +236,7 @@ class Dreamer:
         r = math.sqrt((index + 0.5) / count) * 0.42
         a = index * 2.399963229728653
         self.home = (0.5 + r * math.cos(a), 0.5 + r * math.sin(a))
+        self.publish()  # its time and seed from the start (a mapping reads them at frame 0)
 
     def param(self, name: str) -> float:
         return self.params.get(f"{self.path}/{name}")

@@ -80,9 +80,12 @@ class MappingFrame:
         return self.params.get(path)
 
     def set(self, path: str, value: object, fade: float = 0.0) -> None:
-        if not self.params.match(path):
-            raise ParamError(f"no param matches {path}")
-        self.changes.append((path, value, fade))
+        """Propose a change, checked here (so an error names the script's line) and
+        applied only if the whole update() returns."""
+        self.params.check(path, value)
+        if not isinstance(fade, (int, float)) or not math.isfinite(fade):
+            raise ParamError(f"{path}: a fade is seconds, got {fade!r}")
+        self.changes.append((path, value, float(fade)))
 
     # small helpers mappings reach for
     @staticmethod
@@ -140,9 +143,7 @@ class Mapping:
         if self._update is None:
             return False
         try:
-            self._update(rig)
-            for path, value, _fade in rig.changes:
-                rig.params.spec(rig.params.match(path)[0]).coerce(value)
+            self._update(rig)  # every rig.set was checked as it was called
         except Exception as exc:
             err = _error_from(self.path, exc)
             if self.error is None or str(self.error) != str(err):

@@ -242,21 +242,27 @@ class ParamSpace:
         """Move every matching param to `value` over `fade` seconds; returns how many matched.
         jump=True lands there at once, past fades and smoothing (a show's starting values)."""
         paths = self.match(pattern)
-        if not paths:
-            raise ParamError(f"no param matches {pattern}")
-        outputs = [p for p in paths if not self._params[p].spec.writable]
-        if outputs and len(outputs) == len(paths):
-            raise ParamError(f"{outputs[0]} is read-only: the show publishes it")
-        for path in paths:
-            if not self._params[path].spec.writable:
-                continue  # a pattern may sweep over outputs; it changes the controls
-
+        for path in self.check(pattern, value, paths):  # all checked first: all or nothing
             self._set_one(path, value, fade)
             if jump:
                 st = self._params[path]
                 st.value = list(st.target)
                 st.ramp_len = st.ramp_pos = 0.0
         return len(paths)
+
+    def check(self, pattern: str, value: object, paths: list[str] | None = None) -> list[str]:
+        """The controls `set(pattern, value)` would move, the value checked against each;
+        raises ParamError as set would, and changes nothing. A pattern may sweep over
+        outputs (it moves the controls among them), not only over them."""
+        paths = self.match(pattern) if paths is None else paths
+        if not paths:
+            raise ParamError(f"no param matches {pattern}")
+        controls = [p for p in paths if self._params[p].spec.writable]
+        if not controls:
+            raise ParamError(f"{paths[0]} is read-only: the show publishes it")
+        for path in controls:
+            self._params[path].spec.coerce(value)
+        return controls
 
     def publish(self, path: str, value: object) -> None:
         """What the show measured (a feature, the stage, the beat), written at once.

@@ -29,12 +29,13 @@ from engine.features import beat_pulse, combine_bands
 from engine.params import ParamError, ParamSpace
 from engine.render import load_set
 from engine.show import Show
+from engine.sources.hypnogram import STAGES, Hypnogram
 from engine.sources.network import NetworkSource
 from engine.sources.playback import Playback
 from engine.sources.profiles import SignalPolicy, SignalUpdate
 from engine.sources.recordings import load
 from engine.sources.replayed import ReplayedSource
-from engine.sources.simulate import STAGES, Hypnogram, SimulatedDreamer
+from engine.sources.simulate import SimulatedDreamer
 from engine.visuals.layers import SIGNAL_WIDTH
 
 FPS = 30
@@ -272,6 +273,8 @@ def test_time_integrates_speed_so_a_speed_change_never_jumps_it():
     d = dreamer(sleeper(), seed=500, params=params)
     start = d.time
     assert start == pytest.approx(500 / 997 * 60)  # dreamers start at different moments
+    # published from the start: a mapping reads them before the first frame's step
+    assert (d.param("time"), d.param("seed")) == (pytest.approx(start), 0.5)
     before = series(frames(d, 1.0, analyse=False), "time")
     assert before[-1] == pytest.approx(start + (FPS - 1) / FPS)  # speed 1: show seconds
     assert d.param("seed") == 0.5  # its own variation, from the same seed

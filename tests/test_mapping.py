@@ -11,8 +11,8 @@ import pytest
 
 from engine.audio.analysis import audio_in_params
 from engine.dreamers import FEATURE_OUTPUTS, dreamer_params
-from engine.mapping import DreamerView, Mapping, Rig, available_mappings, find_mapping
-from engine.params import ParamSpace
+from engine.mapping import DreamerView, Mapping, MappingFrame, available_mappings, find_mapping
+from engine.params import ParamError, ParamSpace, ParamSpec
 from engine.visuals.merge import MERGE_PARAMS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,8 +34,8 @@ def script(path: Path, *body: str) -> Path:
     return path
 
 
-def rig(params: ParamSpace, t: float = 0.0, dreamers: tuple[DreamerView, ...] = ()) -> Rig:
-    return Rig(t, 1 / 30, round(t * 30), dreamers, 0.25, params)
+def rig(params: ParamSpace, t: float = 0.0, dreamers: tuple[DreamerView, ...] = ()) -> MappingFrame:
+    return MappingFrame(t, 1 / 30, round(t * 30), dreamers, 0.25, params)
 
 
 def chaos(params: ParamSpace) -> float:
@@ -140,21 +140,31 @@ def test_a_bad_value_changes_nothing_that_frame(tmp_path, params, statement, pro
     assert chaos(params) == 0.0
     assert (params.target("/dreamer/1/warp"), params.target("/dreamer/1/blend")) == (warp, blend)
     assert m.error is not None and problem in m.error.message
-    assert m.error.path == m.path
+    assert (m.error.path, m.error.line) == (m.path, 3)  # the line of the bad set
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Mapping.run checks values but not access: setting a read-only param raises"
-    " ParamError out of run() (and so out of Show.step) after the earlier changes landed",
-)
+def test_a_bad_fade_changes_nothing_and_names_its_line(tmp_path, params):
+    m = Mapping(script(tmp_path / "m.py", "rig.set('/merge/chaos', 0.9, 'slow')"))
+    assert not m.run(rig(params)) and chaos(params) == 0.0
+    assert m.error is not None and m.error.line == 2 and "a fade is seconds" in m.error.message
+
+
 def test_setting_a_read_only_param_changes_nothing_and_is_reported(tmp_path, params):
     m = Mapping(
         script(tmp_path / "m.py", "rig.set('/merge/chaos', 0.9)", "rig.set('/merge/fuse', 1)")
     )
     assert not m.run(rig(params))
     assert chaos(params) == 0.0
-    assert m.error is not None and "read-only" in m.error.message
+    assert m.error is not None and "read-only" in m.error.message and m.error.line == 3
+
+
+def test_a_pattern_over_params_of_different_sizes_changes_none_of_them(params):
+    """ParamSpace.set checks the value against every param a pattern matches first."""
+    params.register(ParamSpec("/merge/zz", (0.0, 0.0), size=2))
+    before = params.target("/merge/chaos")
+    with pytest.raises(ParamError, match="expects 2 value"):
+        params.set("/merge/*", 0.5)  # /merge/chaos takes it; /merge/zz (a point) cannot
+    assert params.target("/merge/chaos") == before
 
 
 def test_an_edit_is_picked_up_on_reload_and_an_unchanged_file_keeps_its_module(tmp_path, params):
@@ -220,16 +230,24 @@ def test_a_vanished_file_is_an_error_and_the_last_good_update_keeps_running(tmp_
 
 
 def test_rig_helpers():
-    assert Rig.lerp(2.0, 4.0, 0.25) == 2.5
-    assert Rig.lerp(0.0, 10.0, 1.5) == 15.0  # no clamping: clamp() is for that
-    assert (Rig.clamp(-0.5), Rig.clamp(0.4), Rig.clamp(1.5)) == (0.0, 0.4, 1.0)
-    assert Rig.clamp(5.0, -1.0, 2.0) == 2.0 and Rig.clamp(-5.0, -1.0, 2.0) == -1.0
+    assert MappingFrame.lerp(2.0, 4.0, 0.25) == 2.5
+    assert MappingFrame.lerp(0.0, 10.0, 1.5) == 15.0  # no clamping: clamp() is for that
+    assert (MappingFrame.clamp(-0.5), MappingFrame.clamp(0.4), MappingFrame.clamp(1.5)) == (
+        0.0,
+        0.4,
+        1.0,
+    )
+    assert MappingFrame.clamp(5.0, -1.0, 2.0) == 2.0 and MappingFrame.clamp(-5.0, -1.0, 2.0) == -1.0
     # a beat shape: 1 on the beat, decaying through the cycle, again 1 on the next
-    assert Rig.pulse(0.0) == 1.0 and Rig.pulse(1.0) == 1.0 and Rig.pulse(3.0) == 1.0
-    assert Rig.pulse(0.5) == pytest.approx(math.exp(-4.0))
-    assert Rig.pulse(0.5, sharpness=2.0) == pytest.approx(math.exp(-1.0))
-    assert Rig.pulse(-0.25) == pytest.approx(Rig.pulse(0.75))
-    shape = [Rig.pulse(i / 10) for i in range(10)]
+    assert (
+        MappingFrame.pulse(0.0) == 1.0
+        and MappingFrame.pulse(1.0) == 1.0
+        and MappingFrame.pulse(3.0) == 1.0
+    )
+    assert MappingFrame.pulse(0.5) == pytest.approx(math.exp(-4.0))
+    assert MappingFrame.pulse(0.5, sharpness=2.0) == pytest.approx(math.exp(-1.0))
+    assert MappingFrame.pulse(-0.25) == pytest.approx(MappingFrame.pulse(0.75))
+    shape = [MappingFrame.pulse(i / 10) for i in range(10)]
     assert shape == sorted(shape, reverse=True) and shape[-1] < 0.001
 
 
