@@ -17,6 +17,7 @@ from pathlib import Path
 import moderngl
 import numpy as np
 
+from engine.audio.controls import MASTER_PARAMS
 from engine.audio.engine import AudioEngine
 from engine.audio.listen import Listener
 from engine.audio.remote import RemoteAudio
@@ -28,7 +29,7 @@ from engine.features import resonance
 from engine.folders import Folders
 from engine.mapping import DreamerView, Mapping, MappingFrame, find_mapping
 from engine.midi.clock import TEMPO_PARAMS
-from engine.params import ParamError, ParamSpace, ParamSpec
+from engine.params import ParamError, ParamSpace
 from engine.sets import Cue, SetError, SetSpec
 from engine.sources.network import Inputs
 from engine.sources.replayed import RecordedInputs
@@ -44,11 +45,6 @@ from engine.visuals.overlay import Overlay, OverlayState
 from engine.visuals.programs import Programs
 from engine.visuals.shaders import LayerSource, ShaderError
 from engine.visuals.show_effects import ShowEffects
-
-MASTER_PARAMS = (
-    ParamSpec("/master/volume", 0.8, smooth=0.05, doc="master level"),
-    ParamSpec("/master/reverb", 0.35, smooth=0.2, doc="reverb mix"),
-)
 
 
 @dataclass(frozen=True, slots=True)

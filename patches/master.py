@@ -14,12 +14,11 @@ import pyo
 CEILING = 0.9  # the limiter's ceiling, below full scale
 LOOKAHEAD = 0.005  # seconds
 
+# the bus's own controls; the show adds volume and reverb (/master/volume, /master/reverb,
+# 0..1: their defaults are the show's) and voices (how many voices play)
 CONTROLS: dict[str, float] = {
-    "volume": 0.8,  # 0..1
     "drive": 3.0,  # gain into the limiter
-    "reverb": 0.35,  # wet/dry mix, 0..1
     "room": 0.85,  # reverb size, 0..1
-    "voices": 1.0,  # set by the engine
 }
 # the bus's own controls as params (/master/drive, /master/room)
 SPECS = {

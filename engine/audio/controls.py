@@ -22,7 +22,12 @@ from engine.params import ParamSpec
 # what the show itself drives on every voice (engine.audio.voices.STANDARD_CONTROLS) or
 # on the master bus (its own /master params and the voice count): not a patch's own
 ENGINE_DRIVEN = frozenset(STANDARD_CONTROLS)
-MASTER_DRIVEN = frozenset(("volume", "reverb", "voices"))
+# the master bus's controls the show owns, whatever the master patch: their defaults are here
+MASTER_PARAMS = (
+    ParamSpec("/master/volume", 0.8, smooth=0.05, doc="master level"),
+    ParamSpec("/master/reverb", 0.35, smooth=0.2, doc="reverb mix"),
+)
+MASTER_DRIVEN = frozenset((*(s.path.rsplit("/", 1)[1] for s in MASTER_PARAMS), "voices"))
 SPEC_KEYS = frozenset(("min", "max", "unit", "doc", "curve"))
 
 

@@ -17,6 +17,7 @@ import numpy as np
 os.environ.setdefault("PYO_GUI_WX", "0")
 import pyo  # (after PYO_GUI_WX)
 
+from engine.audio.controls import MASTER_PARAMS
 from engine.audio.graph import PatchError, Tap, ramp_to, release
 from engine.audio.patching import Patches
 from engine.audio.voices import XFADE
@@ -47,8 +48,10 @@ class MasterBus:
     def _make(self, name: str) -> Any:
         module: types.ModuleType = self._patches.module(name)
         start = self._patches.begin()
-        # "voices" (the engine ramps it to the voice count) joins the patch's own controls
-        for k, v in {**module.CONTROLS, "voices": 0.0}.items():
+        # what the show drives (volume, reverb: their params' defaults; "voices", the
+        # voice count) joins the patch's own controls
+        driven = {spec.path.rsplit("/", 1)[1]: spec.default for spec in MASTER_PARAMS}
+        for k, v in {**driven, **module.CONTROLS, "voices": 0.0}.items():
             if k not in self.controls:  # new controls join, live values stay
                 self.controls[k] = pyo.SigTo(float(v), time=0.05, init=float(v))
                 self.sent[k] = (float(v), 0.05)

@@ -21,12 +21,12 @@ import mido
 import pytest
 from conftest import DATA, ROOT
 
+from engine.audio.controls import MASTER_PARAMS
 from engine.dreamers import GROUP_PARAMS, dreamer_params
 from engine.midi import feedback, ports
 from engine.midi.feedback import feedback_changes, feedback_messages
 from engine.params import ParamSpace
 from engine.scenes import apply_scene, available_scenes, load_scene
-from engine.show import MASTER_PARAMS
 from engine.visuals.merge import MERGE_PARAMS
 
 MAP_DIR = ROOT / "presets" / "controllers"
