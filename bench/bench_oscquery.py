@@ -33,7 +33,7 @@ from typing import Any
 os.environ.setdefault("PYO_GUI_WX", "0")
 
 from engine import sets
-from engine.dreamers import FEATURE_OUTPUTS
+from engine.dreamer_params import FEATURE_OUTPUTS
 from engine.net.feed import Feed, Update
 from engine.net.oscquery import OscQueryServer
 from engine.params import ParamSpace
@@ -138,7 +138,7 @@ def encoders() -> None:
 
 def held_rate(seconds: float) -> None:
     params = ParamSpace()
-    from engine.dreamers import dreamer_params
+    from engine.dreamer_params import dreamer_params
 
     for n in range(1, DREAMERS + 1):
         for spec in dreamer_params(n, hue=0.5, pitch=110.0):

@@ -24,7 +24,8 @@ from engine.audio.remote import RemoteAudio
 from engine.audio.voicing import ShowSound
 from engine.cast import PREROLL, Cast
 from engine.clock import Tick
-from engine.dreamers import ANALYSIS_RATE, GROUP_PARAMS, Dreamer
+from engine.dreamer_params import GROUP_PARAMS
+from engine.dreamers import ANALYSIS_RATE, Dreamer
 from engine.features import resonance
 from engine.folders import Folders
 from engine.mapping import DreamerView, Mapping, MappingFrame, find_mapping

@@ -13,11 +13,9 @@ import pytest
 from conftest import DATA, needs_data
 
 from engine.clock import FrameClock
+from engine.dreamer_params import BANDS, FEATURE_OUTPUTS, LAYER_OUTPUTS
 from engine.dreamers import (
     ANALYSIS_RATE,
-    BANDS,
-    FEATURE_OUTPUTS,
-    LAYER_OUTPUTS,
     PENTATONIC,
     ROOT_HZ,
     WINDOWS,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.audio.analysis import audio_in_params
-from engine.dreamers import FEATURE_OUTPUTS, dreamer_params
+from engine.dreamer_params import FEATURE_OUTPUTS, dreamer_params
 from engine.mapping import DreamerView, Mapping, MappingFrame, available_mappings, find_mapping
 from engine.params import ParamError, ParamSpace, ParamSpec
 from engine.visuals.merge import MERGE_PARAMS

@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 
-from engine.dreamers import BANDS
+from engine.dreamer_params import BANDS
 from engine.net import osc_wire
 from engine.net.namespace import wire_value
 from engine.osc_out_spec import parse_target

@@ -22,7 +22,7 @@ import pytest
 from conftest import DATA, ROOT
 
 from engine.audio.controls import MASTER_PARAMS
-from engine.dreamers import GROUP_PARAMS, dreamer_params
+from engine.dreamer_params import GROUP_PARAMS, dreamer_params
 from engine.midi import feedback, ports
 from engine.midi.feedback import feedback_changes, feedback_messages
 from engine.params import ParamSpace
