@@ -13,8 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from engine.features.dsp import BANDS
-
 DREAMER = "{dreamer}"  # in a field's path: this layer's dreamer, /dreamer/N
 
 
@@ -36,7 +34,8 @@ def _own(*names: str) -> tuple[Field, ...]:
 
 # the row's order is the shader's: a field's slot is its index here (new ones go last)
 LAYER_FIELDS: tuple[Field, ...] = (
-    *_own(*BANDS),  # delta .. gamma
+    # the EEG bands (engine/features/dsp.BANDS; not imported: shader workers start light)
+    *_own("delta", "theta", "alpha", "sigma", "beta", "gamma"),
     *_own("arousal", "quality", "heart", "beat", "breath", "breath_phase", "breath_rate"),
     *_own("hue", "warp", "speed", "seed", "depth", "stage", "weight"),
     Field("t", f"{DREAMER}/time"),

@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pytest
 
+from engine.features.dsp import BANDS
 from engine.visuals.fields import DATA_TEXELS, FIELD_NAMES, FIELDS, glsl_fields
 from engine.visuals.layers import SIGNAL_WIDTH, Draw, LayerStack
 from engine.visuals.shaders import LayerSource
@@ -20,6 +21,7 @@ def test_each_field_is_loaded_from_its_own_slot():
         texel, comp = where.split(".")
         assert int(texel) * 4 + "xyzw".index(comp) == FIELDS[name]
     assert all(f"float {n};" in glsl_fields() for n in FIELD_NAMES)
+    assert FIELD_NAMES[: len(BANDS)] == tuple(BANDS)  # the bands, as the features name them
 
 
 @pytest.mark.parametrize("names", [("delta", "breath_rate", "tempo_phase")])
