@@ -14,12 +14,19 @@ simulator's scale), so ECG is divided by 1000. ExG boards list the same rows as 
 ECG, EMG and EOG (the synthetic board, OpenBCI): which one a row carries depends on
 where the electrode sits, so a row that is also an EEG channel is never taken as ECG
 by default; pass `channels={"ecg": [row]}` to say which row is on the chest.
+
+A board that stops answering mid-show (a headband's Bluetooth drops, the dongle is
+pulled, the SDK loses the session) is a drop-out, not a crash: `read` logs it once,
+gives nothing (so the dreamer's presence fades), and tries to open the session again
+every `RETRY_SECONDS` until the board is back.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -35,6 +42,8 @@ SIGNALS = ("eeg", "ecg", "ppg")  # what a BrainFlow board can give a dreamer
 _DESCR_KEYS = {"eeg": "eeg_channels", "ecg": "ecg_channels", "ppg": "ppg_channels"}
 _SCALE = {"ecg": 1e-3}  # BrainFlow's uV -> the rig's mV
 BUFFER_SECONDS = 60.0  # the board's ring buffer, should reads stall
+RETRY_SECONDS = 2.0  # how often a board that dropped out is asked to come back
+log = logging.getLogger("oneiric.brainflow")
 
 
 class BrainFlowSourceError(RuntimeError):
@@ -117,28 +126,67 @@ class BrainFlowSource:
         self.bands: dict[str, float] | None = None
         self.last_seen = -math.inf  # show time of the last read that brought samples
         self.board = BoardShim(self.board_id, params or BrainFlowInputParams())
-        self._open = False
+        self.config = tuple(config)
+        self._open = self._streaming = False
+        self.dropouts = 0  # times the board stopped answering
+        self._retry_at: float | None = None  # monotonic time of the next reconnect, if lost
         try:
-            self.board.prepare_session()
-            self._open = True
-            for command in config:
-                self.board.config_board(command)
-            size = int(BUFFER_SECONDS * max(self.rates.values()))
-            self.board.start_stream(size)
+            self._start()
         except BrainFlowError as e:
             self.close()
             raise BrainFlowSourceError(
                 f"BrainFlow board {self.board_id} could not start streaming: {e}"
             ) from e
+
+    def _start(self) -> None:
+        self.board.prepare_session()
+        self._open = True
+        for command in self.config:
+            self.board.config_board(command)
+        self.board.start_stream(int(BUFFER_SECONDS * max(self.rates.values())))
         self._streaming = True
 
+    def _lost(self, error: BrainFlowError) -> None:
+        """The board stopped answering: let the session go, try again in a while."""
+        self.dropouts += 1
+        log.warning(
+            "BrainFlow board %s stopped answering (%s): its dreamer fades out; "
+            "reconnecting every %g s",
+            self.board_id,
+            error,
+            RETRY_SECONDS,
+        )
+        self._release()
+        self._retry_at = time.monotonic() + RETRY_SECONDS
+
+    def _reconnect(self) -> bool:
+        assert self._retry_at is not None
+        if time.monotonic() < self._retry_at:
+            return False
+        try:
+            self._start()
+        except BrainFlowError:
+            self._release()
+            self._retry_at = time.monotonic() + RETRY_SECONDS
+            return False
+        log.warning("BrainFlow board %s is back", self.board_id)
+        self._retry_at = None
+        return True
+
     def read(self, t_end: float) -> dict[str, np.ndarray]:
-        """Everything the board buffered since the last read, per signal (never blocks)."""
+        """Everything the board buffered since the last read, per signal (never blocks);
+        nothing while the board is closed or has dropped out."""
+        if self._retry_at is not None and not self._reconnect():
+            return {}
         if not self._open:
             return {}
         data: dict[int, np.ndarray] = {}
-        for preset in {p for p, _, _ in self.layout.values()}:
-            data[preset] = np.asarray(self.board.get_board_data(preset=preset))
+        try:
+            for preset in {p for p, _, _ in self.layout.values()}:
+                data[preset] = np.asarray(self.board.get_board_data(preset=preset))
+        except BrainFlowError as e:
+            self._lost(e)
+            return {}
         out: dict[str, np.ndarray] = {}
         for sig, (preset, rows, _) in self.layout.items():
             block = data[preset]
@@ -158,7 +206,11 @@ class BrainFlowSource:
 
     def close(self) -> None:
         """Stop the stream and release the board (safe to call twice)."""
-        if getattr(self, "_streaming", False):
+        self._retry_at = None
+        self._release()
+
+    def _release(self) -> None:
+        if self._streaming:
             self._streaming = False
             with contextlib.suppress(BrainFlowError):
                 self.board.stop_stream()

@@ -106,6 +106,29 @@ def test_synthetic_board_drives_a_dreamer():
     assert all(math.isfinite(v) for v in shares) and sum(shares) > 0
 
 
+def test_a_board_that_drops_out_fades_and_comes_back(monkeypatch, caplog):
+    """The SDK loses the board's session under the source (as when a headband's
+    Bluetooth drops): reads give nothing and say so once, then the board is reopened."""
+    _need_brainflow()
+    from brainflow.board_shim import BoardIds, BoardShim, BrainFlowInputParams
+
+    from engine.sources import brainflow_source
+    from engine.sources.brainflow_source import BrainFlowSource
+
+    monkeypatch.setattr(brainflow_source, "RETRY_SECONDS", 0.2)
+    with BrainFlowSource() as src:
+        _drain(src, 0.3)
+        # BrainFlow keys a board by its id and params: this releases the source's session
+        BoardShim(BoardIds.SYNTHETIC_BOARD, BrainFlowInputParams()).release_session()
+        with caplog.at_level("WARNING", logger="oneiric.brainflow"):
+            assert src.read(1.0) == {} and src.read(1.05) == {}  # lost, then waiting
+            assert src.dropouts == 1 and "stopped answering" in caplog.text
+            assert not src.present(1.0 + src.silence + 0.1)  # its dreamer fades out
+            samples, _ = _drain(src, 1.0)
+        assert "is back" in caplog.text and len(samples["eeg"]) > 50
+    assert src.read(99.0) == {}  # closed stays closed: no reconnecting after close
+
+
 def test_brainflow_channels_override_and_first():
     _need_brainflow()
     from engine.sources.brainflow_source import BrainFlowSource, board_layout
