@@ -6,6 +6,11 @@ DESCRIPTION, UNIT and CLIPMODE, derived from its ParamSpec: there is no second l
 Enums are strings chosen from their VALS (a menu), bools are T/F (a toggle), ints i,
 floats f (ff, fff... for points and colours). `Method` is immutable, so a snapshot of
 the namespace can cross from the show's thread to the server's.
+
+Every method's node carries a VALUE, as real clients expect: python-oscquery (0.4.0)
+refuses a whole namespace if one method node lacks one. A write-only command's is
+[null] (what an impulse carries; nothing to read), and `?VALUE` on it still answers
+204 as the proposal says; the thumbnail's is the last JPEG, base64 (a blob in JSON).
 """
 
 from __future__ import annotations
@@ -94,10 +99,13 @@ class Method:
     def access(self) -> int:
         return int(self.attrs.get("ACCESS", 0))
 
-    def json(self, value: Sequence[float] | None) -> dict[str, Any]:
+    def json(self, value: Sequence[Any] | None) -> dict[str, Any]:
         out = {"FULL_PATH": self.path, **self.attrs}
-        if self.spec is not None and value is not None and self.access & 1:
-            out["VALUE"] = json_value(self.spec, value)
+        if self.spec is not None:
+            if value is not None and self.access & 1:
+                out["VALUE"] = json_value(self.spec, value)
+        elif self.access:  # a command, or the thumbnail (its value as JSON already)
+            out["VALUE"] = list(value) if value is not None and self.access & 1 else [None]
         return out
 
 
@@ -178,7 +186,7 @@ def find(root: _Node, path: str) -> _Node | None:
     return node
 
 
-def node_json(node: _Node, values: Mapping[str, Sequence[float]]) -> dict[str, Any]:
+def node_json(node: _Node, values: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
     """A node and everything under it, as GET returns it."""
     if node.method is not None:
         out = node.method.json(values.get(node.path))

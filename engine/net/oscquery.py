@@ -16,6 +16,7 @@ to `submit`, which queues it for the frame loop.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import io
 import json
@@ -96,7 +97,7 @@ class OscQueryServer:
         self.counts: Counter[str] = Counter()
         self._methods: dict[str, Method] = {}
         self._tree = build_tree([])
-        self._values: dict[str, tuple[float, ...]] = {}
+        self._values: dict[str, tuple[Any, ...]] = {}  # the thumbnail's: (base64 JPEG,)
         self._clients: set[_Client] = set()
         self._listeners: dict[str, set[_Client]] = {}
         self._web = {p.name: p for p in WEB_DIR.iterdir() if p.is_file()}
@@ -183,9 +184,11 @@ class OscQueryServer:
             data = osc_wire.message(path, args)
             for client in clients:
                 packets.setdefault(client, []).append(data)
-        if update.thumbnail is not None and self._listeners.get(THUMBNAIL):
-            data = osc_wire.message(THUMBNAIL, [_jpeg(update.thumbnail)])
-            for client in self._listeners[THUMBNAIL]:
+        if update.thumbnail is not None:
+            jpeg = _jpeg(update.thumbnail)
+            self._values[THUMBNAIL] = (base64.b64encode(jpeg).decode("ascii"),)
+            data = osc_wire.message(THUMBNAIL, [jpeg])
+            for client in self._listeners.get(THUMBNAIL, ()):
                 packets.setdefault(client, []).append(data)
         for client, messages in packets.items():
             client.send(messages[0] if len(messages) == 1 else osc_wire.bundle(messages))

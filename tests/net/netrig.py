@@ -5,9 +5,10 @@ dreamers, one OSC dreamer (generic profile) who joins when it speaks, an ISF lay
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from engine import sets
@@ -71,6 +72,16 @@ class Rig:
                 return r.status, json.loads(body) if body else None
         except urllib.error.HTTPError as exc:
             return exc.code, None
+
+
+def wait_for(rig: Rig, done: Callable[[], object], frames: int = 400) -> bool:
+    """Step the show until `done()` (at most `frames` frames)."""
+    for _ in range(frames):
+        rig.step()
+        time.sleep(0.005)  # the server's thread takes each frame's update
+        if done():
+            return True
+    return False
 
 
 def make_rig(tmp_path, gl, access: Access | None = None) -> Rig:

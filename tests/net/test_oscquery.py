@@ -8,7 +8,7 @@ import socket
 import time
 
 import pytest
-from netrig import WsClient, open_rig
+from netrig import WsClient, open_rig, wait_for
 from pythonosc.udp_client import SimpleUDPClient
 
 from engine.net.namespace import osc_type, wire_value
@@ -26,15 +26,6 @@ def methods_of(node: dict, out: dict | None = None) -> dict:
     for child in node.get("CONTENTS", {}).values():
         methods_of(child, out)
     return out
-
-
-def wait_for(rig, done, frames: int = 400) -> bool:
-    for _ in range(frames):
-        rig.step()
-        time.sleep(0.005)  # the server's thread takes each frame's update
-        if done():
-            return True
-    return False
 
 
 def test_every_param_is_there_with_its_type_range_and_value(rig):
