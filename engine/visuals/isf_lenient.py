@@ -7,7 +7,9 @@ against those hosts, and we don't edit them: :func:`fix` rewrites the one constr
 that an error message names, on its line, and the caller compiles again. Every
 rewrite keeps the file's line numbers and says what it did, so the caller can say so
 once (see `IsfProgram`). Also mended: a `const` set from a non-constant expression,
-and `%` on floats.
+`%` on floats, and names that GLSL 1.20 (the dialect ISF files are written in) leaves
+free but GLSL 3.30 reserves (`smooth`, `flat`, `filter`, `active`, `common`...):
+:func:`reserved_name` finds one, :func:`rename` renames it everywhere in a file.
 """
 
 from __future__ import annotations
@@ -31,6 +33,15 @@ _OPERANDS = re.compile(
 )
 # a decimal integer literal standing alone (not part of a name, a float or a suffixed literal)
 _INT = re.compile(r"(?<![\w.])(\d+)(?![\w.])")
+# identifiers in GLSL 1.20 (or let through by lenient compilers) that GLSL 3.30 keeps
+# fmt: off
+RESERVED = frozenset((
+    "smooth", "flat", "noperspective", "layout", "sample", "patch", "subroutine", "precise",
+    "active", "common", "partition", "filter", "superp", "input", "output", "half", "fixed",
+    "resource", "buffer", "shared", "coherent", "volatile", "restrict", "readonly", "writeonly",
+))
+# fmt: on
+_RESERVED_WORD = re.compile(r"illegal use of reserved word `(\w+)'|unexpected ([A-Z]+)(?:_TOK)?\b")
 _CONSTRUCTIBLE = re.compile(r"(?:float|int|uint|bool|[biu]?vec[234]|mat[234](?:x[234])?)\Z")
 
 
@@ -75,6 +86,24 @@ def fix(code: str, line: int, message: str) -> tuple[str, str] | None:
         done = _on_line(code, start, end, lambda s: _INT.sub(r"\1.0", s))
         return (done, "int literals mixed with floats: made floats") if done else None
     return None
+
+
+def reserved_name(code: str, line: int, message: str) -> str | None:
+    """The name on `line` that the error says is a GLSL 3.30 keyword, if it is one that
+    older GLSL leaves free (so a file may use it as a variable or function name)."""
+    m = _RESERVED_WORD.search(message)
+    lines = code.split("\n")
+    if m is None or not 1 <= line <= len(lines):
+        return None
+    word = (m[1] or m[2]).lower()
+    return word if word in RESERVED and re.search(rf"\b{word}\b", lines[line - 1]) else None
+
+
+def rename(code: str, word: str) -> str:
+    """`word` renamed `word_` wherever it is a name (not where it qualifies a declaration,
+    as in `flat in`); line numbers are kept."""
+    qualifier = r"(?!\s+(?:in|out|varying|centroid|uniform|attribute)\b)"
+    return re.sub(rf"(?<![\w.])\b{word}\b{qualifier}", f"{word}_", code)
 
 
 def _on_line(code: str, start: int, end: int, rewrite: Callable[[str], str]) -> str | None:

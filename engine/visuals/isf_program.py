@@ -35,7 +35,7 @@ from engine.visuals.dialect_base import (
     waveform,
 )
 from engine.visuals.isf import SAMPLER_TYPES, IsfDoc, IsfInput, IsfPass
-from engine.visuals.isf_lenient import fix
+from engine.visuals.isf_lenient import fix, rename, reserved_name
 from engine.visuals.isf_source import COPY, fragment_source, vertex_source
 from engine.visuals.shaders import ShaderError
 from engine.visuals.testcard import load_test_card
@@ -132,6 +132,13 @@ class IsfProgram:
         """The doc with the construct `error` names rewritten, or `error` raised."""
         in_vs = error.path.suffix == ".vs" and doc.vertex is not None
         code = doc.vertex if in_vs and doc.vertex is not None else doc.code
+        word = reserved_name(code, error.line, error.message) if error.line else None
+        if word is not None and word not in {i.name for i in doc.inputs}:
+            # a name shared by the .fs and its .vs (a varying) is renamed in both
+            where = f"{error.path.name}:{error.line}"
+            self.notices.append(f"{where}: `{word}` is reserved in GLSL 3.30: renamed {word}_")
+            vertex = rename(doc.vertex, word) if doc.vertex is not None else None
+            return replace(doc, code=rename(doc.code, word), vertex=vertex)
         fixed = None
         if error.line and len(self.notices) < MAX_FIXES:
             fixed = fix(code, error.line, error.message)

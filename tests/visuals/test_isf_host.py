@@ -165,6 +165,35 @@ def test_fix_leaves_other_errors_alone():
     assert fix("float f() { return 1.0; }", 1, "syntax error, unexpected ')'") is None
 
 
+def test_names_glsl_1_leaves_free_are_renamed_in_the_fs_and_its_vs(gl, tmp_path):
+    """`smooth`, `filter`, `common` are names in GLSL 1.20 (what ISF files are written in)
+    and keywords in 3.30: renamed in both files (a varying is shared), the files untouched."""
+    (tmp_path / "soft.vs").write_text(
+        "varying vec2 common;\n"
+        "void main() {\n"
+        "    isf_vertShaderInit();\n"
+        "    common = isf_FragNormCoord;\n}\n"
+    )
+    fs = (
+        '/*{"ISFVSN": "2", "INPUTS": [{"NAME": "inputImage", "TYPE": "image"}]}*/\n'
+        "varying vec2 common;\n"
+        "vec4 filter(vec4 c) { return c; }\n"
+        "void main() {\n"
+        "    vec4 smooth = IMG_NORM_PIXEL(inputImage, common);\n"
+        "    gl_FragColor = filter(smooth);\n}\n"
+    )
+    (tmp_path / "soft.fs").write_text(fs)
+    prog = load_layer(gl, tmp_path / "soft.fs")
+    try:
+        img = render(gl, prog, size=(320, 180))[::-1]
+        notices = list(prog.notices)
+    finally:
+        prog.release()
+    assert sorted(n.split("`")[1] for n in notices) == ["common", "filter", "smooth"], notices
+    assert np.abs(img - load_test_card()[..., :3]).max() <= 1, "the picture, unchanged"
+    assert (tmp_path / "soft.fs").read_text() == fs
+
+
 # the checker -------------------------------------------------------------------------------
 
 
