@@ -133,7 +133,7 @@ class LiveEdits:
             for exc in errors:
                 self._error("effect", exc.path, exc.line, exc.message)
             if not errors:
-                self._record_source("effect", path, path.read_text())
+                self._record_source("effect", path, path.read_text(errors="replace"))
         self._edited_effects.clear()
 
     def _swap_warmed(self) -> None:
@@ -148,6 +148,10 @@ class LiveEdits:
                 self._error("shader", exc.path, exc.line, exc.message)
                 continue
             self.swaps.append((self.frame_index, done.path.stem))
-            text = done.source.code if done.source is not None else done.path.read_text()
+            text = (
+                done.source.code
+                if done.source is not None
+                else done.path.read_text(errors="replace")
+            )
             self._record_source("shader", done.path, text)
             log.info("shader %s swapped in (warmed in %.2f s)", done.path.name, done.seconds)

@@ -67,7 +67,7 @@ class LayerProgram(Protocol):
 
 def _read(path: Path) -> str:
     try:
-        return path.read_text(errors="replace")
+        return path.read_text(encoding="utf-8-sig", errors="replace")
     except OSError as exc:
         raise ShaderError(path, 0, f"cannot read: {exc.strerror}") from None
 

@@ -109,7 +109,7 @@ def split_header(path: Path, text: str) -> tuple[str, int, str]:
 def parse(path: Path, text: str | None = None) -> IsfDoc:
     if text is None:
         try:
-            text = path.read_text(errors="replace")
+            text = path.read_text(encoding="utf-8-sig", errors="replace")
         except OSError as exc:
             raise ShaderError(path, 0, f"cannot read: {exc.strerror}") from None
     raw, first, code = split_header(path, text)
@@ -145,7 +145,7 @@ def parse(path: Path, text: str | None = None) -> IsfDoc:
         passes=passes,
         imported=imported,
         code=code,
-        vertex=vs.read_text(errors="replace") if vs.is_file() else None,
+        vertex=vs.read_text(encoding="utf-8-sig", errors="replace") if vs.is_file() else None,
         buffers=buffers,
     )
 

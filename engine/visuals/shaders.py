@@ -105,7 +105,7 @@ class LayerSource:
     @classmethod
     def load(cls, path: Path) -> LayerSource:
         try:
-            code = path.read_text()
+            code = path.read_text(encoding="utf-8-sig")
         except OSError as exc:
             raise ShaderError(path, 0, f"cannot read: {exc.strerror}") from None
         if not re.search(r"\bvec4\s+layer\s*\(", code):

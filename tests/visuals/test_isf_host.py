@@ -114,6 +114,22 @@ def test_glsl_1_texture_functions_still_work(gl, tmp_path):
     assert np.abs(img - load_test_card()[..., :3]).max() <= 1
 
 
+def test_a_file_saved_on_windows_loads_bom_crlf_and_a_latin_1_credit(gl, tmp_path):
+    path = tmp_path / "windows.fs"
+    text = (
+        '/*{"CREDIT": "\xa9 2016 Jos\xe9", "ISFVSN": "2",\r\n'
+        ' "INPUTS": [{"NAME": "inputImage", "TYPE": "image"}]}*/\r\n'
+        "void main() {\r\n    gl_FragColor = IMG_THIS_PIXEL(inputImage);\r\n}\r\n"
+    )
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode("latin-1"))  # a BOM, then not UTF-8
+    prog = load_layer(gl, path)
+    try:
+        img = render(gl, prog, size=(320, 180))[::-1]
+    finally:
+        prog.release()
+    assert np.abs(img - load_test_card()[..., :3]).max() <= 1
+
+
 # leniency ----------------------------------------------------------------------------------
 
 
