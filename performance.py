@@ -314,7 +314,10 @@ def cmd_live(args: argparse.Namespace) -> int:
         if window is None:
             return
         window.present(show.merge.output)
-        for key in window.poll():
+        keys = window.poll()
+        for code, down in window.key_changes():  # Shadertoy's keyboard channel sees them all
+            live.command("/key/down" if down else "/key/up", code)
+        for key in keys:
             if key in ("escape", "q"):
                 stop.set()
             elif key == "space":

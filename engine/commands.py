@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.events import Event
 from engine.folders import plain_name
+from engine.keyboard import key_code
 from engine.params import ParamError
 from engine.scenes import apply_scene, load_scene
 
@@ -97,6 +98,18 @@ def _tempo_tap(target: Target, args: Sequence[object]) -> None:
     target.tempo.tap(time.perf_counter())
 
 
+def _key_down(target: Target, args: Sequence[object]) -> None:
+    if not args:
+        raise ValueError("which key? (a code or a name: 65, A, space)")
+    target.show.keyboard.down(key_code(args[0]))
+
+
+def _key_up(target: Target, args: Sequence[object]) -> None:
+    if not args:
+        raise ValueError("which key? (a code or a name: 65, A, space)")
+    target.show.keyboard.up(key_code(args[0]))
+
+
 _warned: set[str] = set()
 
 
@@ -121,6 +134,9 @@ COMMANDS: dict[str, Command] = {
         Command("/midi/learn", ("param",), "bind the next MIDI control moved to a param",
                 _midi_learn),
         Command("/tempo/tap", (), "tap the tempo (the tempo source becomes tap)", _tempo_tap),
+        Command("/key/down", ("key",), "a key goes down (Shadertoy's keyboard channel)",
+                _key_down),
+        Command("/key/up", ("key",), "a key comes up (Shadertoy's keyboard channel)", _key_up),
     )
 }  # fmt: skip
 # what arrives with no value and still means something (the rest set a param)

@@ -109,6 +109,8 @@ class Show:
             ctx, self.layers, self.dreamers, self.params, self.folders.shaders, self.layer_size
         )
         self.fx = self._build_effects(spec)  # ISF filters over layers and the merge
+        self.programs.images, self.fx.wanted = self.fx.image, lambda: self.programs.sources
+        self.keyboard = self.programs.keyboard  # Shadertoy's keyboard channel (/key/down)
         self._now = 0.0
         # values and cues are checked once every param exists (ISF inputs included)
         self.sound = ShowSound(

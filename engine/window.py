@@ -12,6 +12,7 @@ from pathlib import Path
 
 import moderngl
 
+from engine.keyboard import GLFW_TO_JS, KEYS
 from engine.visuals.shaders import compile_program, lib
 
 BLIT = """
@@ -44,6 +45,8 @@ class Keys:
     """What the VJ pressed since the last poll."""
 
     pressed: list[str] = field(default_factory=list)
+    # (JavaScript key code, down?) for Shadertoy's keyboard channel
+    changes: list[tuple[int, bool]] = field(default_factory=list)
 
 
 class Window:
@@ -91,6 +94,9 @@ class Window:
         self._vao = self.ctx.vertex_array(self._blit, [])
 
     def _on_key(self, _window: object, key: int, _scancode: int, action: int, _mods: int) -> None:
+        code = GLFW_TO_JS.get(key, key)
+        if 0 <= code < KEYS and action in (self._glfw.PRESS, self._glfw.RELEASE):
+            self._keys.changes.append((code, action == self._glfw.PRESS))
         if action == self._glfw.PRESS:
             name = self._glfw.get_key_name(key, 0) or {
                 self._glfw.KEY_ESCAPE: "escape",
@@ -109,6 +115,11 @@ class Window:
         self._glfw.poll_events()
         keys, self._keys.pressed = self._keys.pressed, []
         return keys
+
+    def key_changes(self) -> list[tuple[int, bool]]:
+        """Keys that went down or up since the last call: (JavaScript code, down?)."""
+        changes, self._keys.changes = self._keys.changes, []
+        return changes
 
     @property
     def closing(self) -> bool:

@@ -10,7 +10,7 @@ fades in over the old one; a broken one raises ShaderError and leaves the old ru
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
@@ -18,6 +18,7 @@ from typing import Protocol
 import moderngl
 import numpy as np
 
+from engine.keyboard import KEYS, Keyboard
 from engine.params import ParamSpace
 from engine.visuals.dialect_base import DrawFrame
 from engine.visuals.dialects import LayerProgram, detect, load_layer
@@ -58,6 +59,10 @@ class Programs:
         self._foreign_fading: dict[int, tuple[LayerProgram, float, float]] = {}
         self._dialects: dict[str, str] = {}
         self._uses_signals: set[str] = set()
+        self.keyboard = Keyboard()  # what a Shadertoy channel bound to the keyboard reads
+        self._keyboard_texture: moderngl.Texture | None = None
+        # the show's textures a layer's channel may read (merge, dreamer/N): the show sets it
+        self.images: Callable[[str], moderngl.Texture | None] = lambda source: None
         self._groups = self._build_groups()
 
     @property
@@ -69,6 +74,22 @@ class Programs:
     def foreign(self) -> bool:
         """Are there ISF or Shadertoy layers (whose passes may carry state frame to frame)?"""
         return bool(self._foreign)
+
+    @property
+    def sources(self) -> set[str]:
+        """What the layers' channels read of the show: keyboard, merge, dreamer/N."""
+        return {s for p in self._foreign.values() for s in getattr(p, "sources", ())}
+
+    def _plug(self, prog: LayerProgram) -> None:
+        for source in getattr(prog, "sources", ()):
+            tex = self._keyboard() if source == "keyboard" else self.images(source)
+            prog.plug(source, tex)  # type: ignore[attr-defined]
+
+    def _keyboard(self) -> moderngl.Texture:
+        if self._keyboard_texture is None:
+            self._keyboard_texture = self.ctx.texture((KEYS, 3), 1)
+            self._keyboard_texture.filter = (moderngl.NEAREST, moderngl.NEAREST)
+        return self._keyboard_texture
 
     def uses_signals(self, shader: str) -> bool:
         """Does a rig-dialect shader read raw signals (`signal(...)`)?"""
@@ -185,6 +206,8 @@ class Programs:
         t = shown.time
         self.layers.render(self._draws(t), time=t, dt=shown.dt, frame=shown.frame)
         get = self.params.get_vec
+        if self._keyboard_texture is not None or "keyboard" in self.sources:
+            self._keyboard().write(self.keyboard.state.tobytes())
         for i, prog in self._foreign.items():
             d = self.dreamers[i]
             values = {
@@ -200,16 +223,21 @@ class Programs:
                 old, start, length = fading
                 x = (t - start) / length
                 if x < 1.0:
+                    self._plug(old)
                     old.render(fbo, d.layer, size, at, values=values, dreamer_row=row)
                     fade = max(x, 0.0)
                 else:
                     del self._foreign_fading[i]
                     old.release()
+            self._plug(prog)
             prog.render(fbo, d.layer, size, at, values=values, dreamer_row=row, fade=fade)
             for rel in prog.events:  # an event is a pulse: down again after its frame
                 self.params.set(f"{d.path}/layer{rel}", 0, jump=True)
+        self.keyboard.frame_done()  # a key's press shows for one frame
 
     def release(self) -> None:
+        if self._keyboard_texture is not None:
+            self._keyboard_texture.release()
         for prog in self._programs.values():
             prog.release()
         for old, _, _ in self._fading.values():

@@ -1,9 +1,10 @@
 """Shadertoy shaders as layers: a `.glsl` file defining `mainImage(out vec4, in vec2)`.
 
-The rig declares Shadertoy's uniforms (iResolution, iTime, iTimeDelta, iFrameRate,
-iFrame, iMouse, iDate, iSampleRate, iChannel0..3, iChannelResolution[4],
-iChannelTime[4]) and the dreamer's `oneiric_*` features, and adds a `main` that calls
-`mainImage(fragColor, gl_FragCoord.xy)`. Alpha is ignored, as on the site.
+The rig declares Shadertoy's uniforms (iResolution, iTime and the old iGlobalTime,
+iTimeDelta, iFrameRate, iFrame, iMouse, iDate, iSampleRate, iChannel0..3,
+iChannelResolution[4], iChannelTime[4]) and the dreamer's `oneiric_*` features, and
+adds a `main` that calls `mainImage(fragColor, gl_FragCoord.xy)`. Alpha is ignored, as
+on the site.
 
 Channels are black unless the file says otherwise in a comment of its own line:
 
@@ -11,6 +12,10 @@ Channels are black unless the file says otherwise in a comment of its own line:
                                       spectrum (y = 0.25), row 1 the wave (y = 0.75)
     // iChannel1: images/moon.png     an image file, relative to the shader
     // iChannel2: Buffer A            a buffer tab's output (below)
+    // iChannel3: keyboard            Shadertoy's keyboard: 256 x 3, by JavaScript key
+                                      code (engine.keyboard; keys come as /key/down)
+    // iChannel0: dreamer/2           another dreamer's layer, as last frame drew it
+    // iChannel0: merge               the show's output, last frame's (feedback)
 
 (just that on the line: a sentence about iChannel0 in a comment is not a directive).
 
@@ -61,7 +66,8 @@ from engine.visuals.shaders import ShaderError
 AUDIO_SIZE = (512, 2)
 CHANNEL = re.compile(
     r"^[ \t]*//[ \t]*iChannel([0-3])[ \t]*[:=][ \t]*"
-    r"(audio|buffer[ \t]*[a-d]|[^\s:;,]+\.(?:png|jpe?g|gif|bmp|tga|tiff?|webp))[ \t]*$",
+    r"(audio|keyboard|merge|dreamer/[1-9]\d*|buffer[ \t]*[a-d]"
+    r"|[^\s:;,]+\.(?:png|jpe?g|gif|bmp|tga|tiff?|webp))[ \t]*$",
     re.M | re.I,
 )
 TAB = re.compile(
@@ -74,10 +80,12 @@ MOUSE = ParamSpec(
     "/mouse", (0.0, 0.0), 0.0, 1.0, size=2, doc="iMouse: the pointer, 0..1 across the layer"
 )
 
+SHOW_SOURCES = ("keyboard", "merge")  # channels the show fills (and dreamer/N)
 PROLOGUE = (
     """\
 uniform vec3 iResolution;
 uniform float iTime;
+uniform float iGlobalTime;
 uniform float iTimeDelta;
 uniform float iFrameRate;
 uniform int iFrame;
@@ -196,6 +204,8 @@ class ShadertoyProgram:
             )
         tabs = split_tabs(path, code)
         self._black = black_texture(ctx)
+        self.sources: set[str] = set()  # what the show plugs in: keyboard, merge, dreamer/N
+        self._plugged: dict[str, moderngl.Texture] = {}
         self._own: list[moderngl.Texture] = []
         self._audio: moderngl.Texture | None = None
         self._buffers: dict[str, PingPong] = {}
@@ -259,6 +269,9 @@ class ShadertoyProgram:
     def _channel(self, index: int, what: str, line: int) -> moderngl.Texture | str:
         if what.startswith("buffer "):
             return what[-1]
+        if what.lower() in SHOW_SOURCES or re.fullmatch(r"(?i)dreamer/[1-9]\d*", what):
+            self.sources.add(what.lower())
+            return "@" + what.lower()
         if what.lower() == "audio":
             if self._audio is None:
                 self._audio = self.ctx.texture(AUDIO_SIZE, 1, dtype="f4")
@@ -273,10 +286,19 @@ class ShadertoyProgram:
         return tex
 
     def _texture(self, channel: moderngl.Texture | str) -> moderngl.Texture:
+        if isinstance(channel, str) and channel.startswith("@"):
+            return self._plugged.get(channel[1:]) or self._black
         if isinstance(channel, str):
             buf = self._buffers.get(channel)
             return buf.texture if buf is not None else self._black
         return channel
+
+    def plug(self, source: str, texture: moderngl.Texture | None) -> None:
+        """What a channel bound to `source` (one of `sources`) reads (None: black)."""
+        if texture is None:
+            self._plugged.pop(source, None)
+        else:
+            self._plugged[source] = texture
 
     def set_channel(self, index: int, texture: moderngl.Texture | None) -> None:
         """Plug a texture into the Image tab's iChannel0..3 (None: black again)."""
@@ -309,6 +331,7 @@ class ShadertoyProgram:
         uniforms = (
             ("iResolution", (float(w), float(h), 1.0)),
             ("iTime", time),
+            ("iGlobalTime", time),
             ("iTimeDelta", dt),
             ("iFrameRate", 1.0 / dt if dt > 0 else 0.0),
             ("iFrame", frame),

@@ -53,6 +53,8 @@ class ShowEffects:
         self._layer_fbos: dict[int, moderngl.Framebuffer] = {}
         self._merge_copy: tuple[moderngl.Texture, moderngl.Framebuffer] | None = None
         self._copier: Copier | None = None  # made when first needed: a show without effects
+        # sources read by others than effects (Shadertoy channels: merge, dreamer/N)
+        self.wanted: Callable[[], set[str]] = set
         try:
             for path, layer, specs in dreamers:
                 if specs:
@@ -103,12 +105,18 @@ class ShowEffects:
 
     # drawing
     def _needs(self, source: str) -> bool:
+        if source in self.wanted():
+            return True
         return any(source in e.images.values() for c in self.chains() for e in c.effects)
+
+    def image(self, source: str) -> moderngl.Texture | None:
+        """The copy of `source` (merge, dreamer/N) as last made, if one is kept."""
+        return self._image(source, -1)
 
     def apply_layers(self, layers: LayerStack, frame: DrawFrame, rows: np.ndarray) -> None:
         """Each dreamer's chain, over its layer in `layers` (a LayerStack). Layers other
         effects read are copied first, so each reads them as drawn, before effects."""
-        if not self.layer_chains:
+        if not self.layer_chains and not any(w.startswith("dreamer/") for w in self.wanted()):
             return
         for n in range(layers.count):  # layer n is dreamer n + 1
             if self._needs(f"dreamer/{n + 1}") or (n in self.layer_chains and self._needs("layer")):
