@@ -74,11 +74,13 @@ def draw_text(
 
 
 def _thumbnail(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Nearest-neighbour resize of an (h, w, 3) top-row-first image to `size`."""
-    w, h = size
-    ys = (np.arange(h) * image.shape[0] // h).clip(0, image.shape[0] - 1)
-    xs = (np.arange(w) * image.shape[1] // w).clip(0, image.shape[1] - 1)
-    return image[ys][:, xs, :3]
+    """An (h, w, 3) top-row-first image resized to `size`, each pixel the mean of what it
+    covers: a dither or a fine pattern keeps its brightness (picking every other pixel
+    can turn a dithered picture black)."""
+    from PIL import Image
+
+    rgb = np.ascontiguousarray(image[..., :3], dtype=np.uint8)
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BOX))
 
 
 def tile_origin(index: int, columns: int) -> tuple[int, int]:

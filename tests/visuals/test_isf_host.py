@@ -13,14 +13,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.visuals.check import check, format_results, write_sheet
+from engine.visuals.check import CheckResult, check, format_results, write_sheet
 from engine.visuals.dialect_base import DrawFrame, decode_png
 from engine.visuals.dialects import load_layer
 from engine.visuals.isf import split_header
 from engine.visuals.isf_lenient import fix
 from engine.visuals.isf_source import active_code, vertex_varyings
 from engine.visuals.layers import LayerStack
-from engine.visuals.sheet import BACKGROUND, GAP, LABEL, STATUS_COLOURS, TILE, tile_origin
+from engine.visuals.sheet import (
+    BACKGROUND,
+    GAP,
+    LABEL,
+    STATUS_COLOURS,
+    TILE,
+    contact_sheet,
+    tile_origin,
+)
 from engine.visuals.testcard import TEST_CARD, load_test_card, make_test_card
 
 FIXTURES = Path(__file__).parent / "isf"
@@ -266,6 +274,18 @@ def test_the_contact_sheet_has_a_tile_per_shader(checked, tmp_path):
         assert thumb.std() > 0 or r.status == "black", "the tile shows the frame or the error"
     x, y = tile_origin(len(checked), 3)  # the sixth place is empty
     assert (sheet[y : y + TILE[1] + LABEL, x : x + TILE[0]] == BACKGROUND).all()
+
+
+def test_a_dithered_frame_keeps_its_brightness_on_the_sheet():
+    """A 1-pixel dither (a Bayer filter's output) is averaged into the tile, not sampled:
+    taking every other pixel would show it black, or white."""
+    image = np.zeros((180, 320, 3), np.uint8)
+    image[::2, ::2] = image[1::2, 1::2] = 255  # a checkerboard of single pixels
+    result = CheckResult(Path("dither.fs"), "isf", True, image=image)
+    sheet = contact_sheet([result], columns=1)
+    x, y = tile_origin(0, 1)
+    thumb = sheet[y : y + TILE[1], x : x + TILE[0]].astype(float)
+    assert abs(thumb.mean() - 127.5) < 3 and thumb.std() < 3
 
 
 def test_the_command_line_writes_the_sheet(library, tmp_path):
