@@ -26,6 +26,7 @@ from engine.visuals.fields import DATA_TEXELS, FIELDS
 from engine.visuals.isf_program import IsfProgram
 from engine.visuals.layers import SIGNAL_WIDTH, Draw, LayerStack
 from engine.visuals.shaders import LayerSource, ShaderError
+from engine.visuals.shadertoy_json import is_export
 
 # a dreamer in light sleep (N2), mid-breath, between heartbeats: what the checker draws
 DREAMER = {
@@ -88,9 +89,17 @@ def shader_files(paths: Iterable[Path]) -> list[Path]:
             and p.is_file()
             and not p.name.startswith("_")
             and "lib" not in p.relative_to(path).parts[:-1]
+            and (p.suffix != ".json" or _is_export(p))  # a folder's other JSON: not shaders
         )
         out.extend(sorted(found))
     return out
+
+
+def _is_export(path: Path) -> bool:
+    try:
+        return is_export(path.read_text(encoding="utf-8-sig", errors="replace"))
+    except OSError:
+        return False
 
 
 def dreamer_row() -> np.ndarray:

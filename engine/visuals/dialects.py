@@ -6,7 +6,8 @@
 - **isf**: a `.fs` file opening with a `/*{ JSON }*/` header (Interactive Shader
   Format v2, v1 accepted): :mod:`engine.visuals.isf`, :mod:`engine.visuals.isf_program`.
 - **shadertoy**: a `.glsl` file defining `void mainImage(out vec4, in vec2)`:
-  :mod:`engine.visuals.shadertoy`.
+  :mod:`engine.visuals.shadertoy`; or the site's JSON export (`.json`, its API's
+  renderpass list): :mod:`engine.visuals.shadertoy_json`.
 
 A foreign-dialect layer is a :class:`LayerProgram`: one per dreamer (it may hold
 feedback buffers), drawn into that dreamer's layer of the stack's layered framebuffer
@@ -33,9 +34,10 @@ from engine.visuals.isf import parse as parse_isf
 from engine.visuals.isf_program import IsfProgram
 from engine.visuals.shaders import ShaderError
 from engine.visuals.shadertoy import ShadertoyProgram, is_shadertoy
+from engine.visuals.shadertoy_json import is_export, to_tabs
 
 Dialect = Literal["rig", "isf", "shadertoy"]
-SHADER_EXTENSIONS = (".glsl", ".fs")
+SHADER_EXTENSIONS = (".glsl", ".fs", ".json")
 _RIG = re.compile(r"\bvec4\s+layer\s*\(")
 WARM_SIZE = (96, 54)  # 16:9, and so are its halves and quarters: no side a power of two
 
@@ -80,9 +82,13 @@ def detect(path: Path) -> Dialect:
             path,
             0,
             f"{path.suffix or 'no extension'}: layer shaders are .glsl (rig, Shadertoy)"
-            " or .fs (ISF)",
+            ", .fs (ISF) or .json (a Shadertoy export)",
         )
     text = _read(path)
+    if path.suffix == ".json":
+        if is_export(text):
+            return "shadertoy"
+        raise ShaderError(path, 1, "a .json layer is a Shadertoy export (its renderpass list)")
     if HEADER.match(text):
         return "isf"
     if path.suffix == ".fs":
@@ -117,7 +123,7 @@ def load_layer(
     if dialect == "isf":
         prog = IsfProgram(ctx, parse_isf(path, _read(path)))
     elif dialect == "shadertoy":
-        prog = ShadertoyProgram(ctx, path, _read(path))
+        prog = _shadertoy(ctx, path, _read(path))
     else:
         raise ShaderError(path, 0, "in the rig's own dialect: LayerSource compiles it")
     if warm:
@@ -126,6 +132,21 @@ def load_layer(
         except BaseException:
             prog.release()
             raise
+    return prog
+
+
+def _shadertoy(ctx: moderngl.Context, path: Path, text: str) -> ShadertoyProgram:
+    if path.suffix != ".json":
+        return ShadertoyProgram(ctx, path, text)
+    tabs = to_tabs(path, text)
+    try:
+        prog = ShadertoyProgram(ctx, path, tabs.text)
+    except ShaderError as exc:
+        at = tabs.where(exc.line) if exc.line else None
+        if at is None:
+            raise
+        raise ShaderError(path, 0, f"{at[0]}, line {at[1]}: {exc.message}") from None
+    prog.notices.extend(tabs.notices)
     return prog
 
 

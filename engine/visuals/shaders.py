@@ -18,7 +18,8 @@ from engine.folders import SHADER_DIR
 from engine.visuals.fields import glsl_fields
 
 LIB_DIR = SHADER_DIR / "lib"
-LAYER_EXTENSIONS = (".glsl", ".fs")  # .glsl: rig or Shadertoy dialect; .fs: ISF
+# .glsl: rig or Shadertoy dialect; .fs: ISF; .json: a Shadertoy export
+LAYER_EXTENSIONS = (".glsl", ".fs", ".json")
 
 # Mesa: "1:12(3): error: ..."; NVIDIA: "1(12) : error C0000: ..."; AMD/Intel: "ERROR: 1:12: ..."
 _ERROR_LINE = re.compile(

@@ -205,6 +205,7 @@ class ShadertoyProgram:
         tabs = split_tabs(path, code)
         self._black = black_texture(ctx)
         self.sources: set[str] = set()  # what the show plugs in: keyboard, merge, dreamer/N
+        self.notices: list[str] = []  # what an export asked for that is not drawn (black)
         self._plugged: dict[str, moderngl.Texture] = {}
         self._own: list[moderngl.Texture] = []
         self._audio: moderngl.Texture | None = None
