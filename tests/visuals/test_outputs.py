@@ -341,7 +341,8 @@ def test_live_plays_to_a_window_ndi_a_pipe_and_a_recording_each_at_its_size(tmp_
     child = reader("pipe", str(fifo))
     name = f"oneiric-live-{os.getpid()}"
     record = tmp_path / "live.mp4"
-    cmd = [*LIVE, "--size", "64x36", "--duration", "4", "--no-watch", "--audio", "off"]
+    # long enough for NDI discovery, which took 5-7 s here with a window opening (2 s headless)
+    cmd = [*LIVE, "--size", "64x36", "--duration", "12", "--no-watch", "--audio", "off"]
     cmd += ["--out", f"pipe:{fifo}@32x18", "--out", "v4l2:/dev/video-oneiric-none"]
     cmd += ["--out", f"ndi:{name}@48x28", "--record", str(record)]
     env = {**headless_env(), "NDI_CONFIG_DIR": str(NDI_CONFIG)}
