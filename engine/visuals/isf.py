@@ -10,6 +10,7 @@ its line, a bad input the line of its NAME.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from engine.params import ParamError, ParamSpec
 from engine.visuals.dialect_base import AUDIO_WIDTH
 from engine.visuals.isf_expr import Expr
 from engine.visuals.shaders import ShaderError
+
+log = logging.getLogger("oneiric.isf")
 
 HEADER = re.compile(r"\A\s*/\*\s*(?=\{)")
 IDENT = re.compile(r"[A-Za-z_]\w*\Z")
@@ -150,14 +153,37 @@ def parse(path: Path, text: str | None = None) -> IsfDoc:
     )
 
 
+# what a library's headers get wrong that hosts forgive: a key with a quote missing
+# (`ISFVSN" : "2"`, in Vidvox's own Random Shape.fs) or both, a trailing comma
+_JSON_REPAIRS = (
+    (re.compile(r'([{,]\s*)"?([A-Za-z_]\w*)"?(\s*:)'), r'\1"\2"\3'),
+    (re.compile(r",(\s*[}\]])"), r"\1"),
+)
+
+
+_MENDED: set[tuple[Path, str]] = set()  # headers already said to be mended: once each
+
+
 def _load_json(path: Path, raw: str, first: int) -> dict[str, Any]:
     try:
         top = json.loads(raw)
     except json.JSONDecodeError as exc:
-        try:  # hosts forgive a trailing comma; so do we
-            top = json.loads(re.sub(r",(\s*[}\]])", r"\1", raw))
+        mended = raw
+        for pattern, replacement in _JSON_REPAIRS:
+            mended = pattern.sub(replacement, mended)
+        try:
+            top = json.loads(mended)
         except json.JSONDecodeError:
             raise ShaderError(path, first + exc.lineno - 1, f"ISF JSON: {exc.msg}") from None
+        if (path, raw) not in _MENDED:
+            _MENDED.add((path, raw))
+            line = first + exc.lineno - 1
+            log.warning(
+                "%s:%d: ISF JSON mended (a key's missing quotes, a trailing comma): %s",
+                path,
+                line,
+                exc.msg,
+            )
     if not isinstance(top, dict):
         raise ShaderError(path, first, "the ISF header must be a JSON object {...}")
     return top

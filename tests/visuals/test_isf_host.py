@@ -20,6 +20,7 @@ from engine.visuals.isf import split_header
 from engine.visuals.isf_lenient import fix
 from engine.visuals.isf_source import active_code, vertex_varyings
 from engine.visuals.layers import LayerStack
+from engine.visuals.shaders import ShaderError
 from engine.visuals.sheet import (
     BACKGROUND,
     GAP,
@@ -136,6 +137,28 @@ def test_a_file_saved_on_windows_loads_bom_crlf_and_a_latin_1_credit(gl, tmp_pat
     finally:
         prog.release()
     assert np.abs(img - load_test_card()[..., :3]).max() <= 1
+
+
+def test_a_header_with_a_key_missing_its_quotes_is_mended_as_hosts_forgive(gl, tmp_path):
+    """Vidvox's own Random Shape.fs ships `ISFVSN" : "2"`; unquoted keys and a trailing
+    comma are mended too. JSON past mending is still an error on its line."""
+    path = tmp_path / "sloppy.fs"
+    path.write_text(
+        '/*{\n  ISFVSN" : "2",\n  INPUTS: [{"NAME": "inputImage", "TYPE": "image"},\n'
+        '    {"NAME": "gain", "TYPE": "float", "DEFAULT": 0.5, },\n  ],\n}*/\n'
+        "void main() { gl_FragColor = IMG_THIS_PIXEL(inputImage) * gain * 2.0; }\n"
+    )
+    prog = load_layer(gl, path)
+    try:
+        assert [s.path for s in prog.inputs] == ["/gain"] and prog.doc.version == "2"
+        img = render(gl, prog, size=(320, 180))[::-1]
+    finally:
+        prog.release()
+    assert np.abs(img - load_test_card()[..., :3]).max() <= 1
+    path.write_text('/*{\n  "INPUTS": [\n    {"NAME" "x"}\n  ]\n}*/\nvoid main() {}\n')
+    with pytest.raises(ShaderError) as err:
+        load_layer(gl, path)
+    assert err.value.line == 3 and "ISF JSON" in err.value.message
 
 
 # leniency ----------------------------------------------------------------------------------
