@@ -20,13 +20,14 @@ from pathlib import Path
 import moderngl
 import numpy as np
 
-from engine.visuals.dialect_base import DrawFrame
+from engine.visuals.dialect_base import DrawFrame, image_texture
 from engine.visuals.dialects import SHADER_EXTENSIONS, date_of, detect, load_layer
 from engine.visuals.fields import DATA_TEXELS, FIELDS
 from engine.visuals.isf_program import IsfProgram
 from engine.visuals.layers import SIGNAL_WIDTH, Draw, LayerStack
 from engine.visuals.shaders import LayerSource, ShaderError
 from engine.visuals.shadertoy_json import is_export
+from engine.visuals.testcard import load_test_card
 
 # a dreamer in light sleep (N2), mid-breath, between heartbeats: what the checker draws
 DREAMER = {
@@ -205,14 +206,18 @@ def _render_foreign(
     """Times per frame, the fix-ups it needed, and what ISF says it is (filter,
     categories). Image inputs show the test card."""
     prog = load_layer(ctx, path)
+    other = None
     try:
+        values: dict[str, float | tuple[float, ...]] = {}
+        if isinstance(prog, IsfProgram):
+            other = _second_image(ctx, prog, values)
         row, date = dreamer_row(), date_of()
         times = []
         for f in range(max(1, frames)):
             sound = test_sound(f)
             t0 = time.perf_counter()
             at = DrawFrame(f / FPS, 1 / FPS, f, sound, date)
-            prog.render(stack.fbo, 0, stack.size, at, values={}, dreamer_row=row)
+            prog.render(stack.fbo, 0, stack.size, at, values=values, dreamer_row=row)
             ctx.finish()
             times.append((time.perf_counter() - t0) * 1000)
         doc = prog.doc if isinstance(prog, IsfProgram) else None
@@ -223,6 +228,30 @@ def _render_foreign(
         return times, tuple(getattr(prog, "notices", ())), is_filter, categories
     finally:
         prog.release()
+        if other is not None:
+            other.release()
+
+
+def _second_image(
+    ctx: moderngl.Context, prog: IsfProgram, values: dict[str, float | tuple[float, ...]]
+) -> moderngl.Texture | None:
+    """A shader of two pictures or more (a transition, a blend, a mask) sees a second,
+    different one in every image input after its first, and a transition (startImage,
+    endImage, progress: ISF's convention) is drawn partway, so its tile shows it working."""
+    images = [i.name for i in prog.doc.inputs if i.type == "image"]
+    first = next((n for n in ("inputImage", "startImage") if n in images), None)
+    rest = [n for n in images if n != (first or images[0])]
+    if {"startImage", "endImage"} <= set(images) and any(
+        i.name == "progress" and i.spec is not None for i in prog.doc.inputs
+    ):
+        values["/progress"] = 0.4  # not 0.5: a fade through black is all black there
+    if not rest:
+        return None
+    card = load_test_card()
+    other = image_texture(ctx, np.ascontiguousarray(card[:, ::-1][..., [2, 0, 1, 3]]))
+    for name in rest:
+        prog.set_image(name, other)
+    return other
 
 
 def summary(results: Sequence[CheckResult]) -> dict[str, int]:

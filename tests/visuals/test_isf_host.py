@@ -311,6 +311,26 @@ def test_a_dithered_frame_keeps_its_brightness_on_the_sheet():
     assert abs(thumb.mean() - 127.5) < 3 and thumb.std() < 3
 
 
+def test_the_checker_draws_a_transition_partway_between_two_pictures(gl, tmp_path):
+    """startImage, endImage and progress (ISF's transition): the checker gives the second
+    image input a second picture (the card mirrored, its channels turned) and draws at
+    progress 0.4, so a tile shows the transition and not the card twice."""
+    path = tmp_path / "dissolve.fs"
+    path.write_text(
+        '/*{"ISFVSN": "2", "CATEGORIES": ["Dissolve"], "INPUTS": ['
+        '{"NAME": "startImage", "TYPE": "image"}, {"NAME": "endImage", "TYPE": "image"},'
+        '{"NAME": "progress", "TYPE": "float", "DEFAULT": 0.0}]}*/\n'
+        "void main() { gl_FragColor = mix(IMG_THIS_PIXEL(startImage),"
+        " IMG_THIS_PIXEL(endImage), progress); }\n"
+    )
+    (result,) = check([path], frames=1, ctx=gl)
+    card = load_test_card()[..., :3].astype(float)
+    second = card[:, ::-1][..., [2, 0, 1]]
+    expect = 0.6 * card + 0.4 * second
+    assert result.ok and result.image is not None
+    assert np.abs(result.image.astype(float) - expect).max() <= 2
+
+
 def test_the_command_line_writes_the_sheet(library, tmp_path):
     out = tmp_path / "sheet.png"
     cmd = [sys.executable, str(ROOT / "performance.py"), "shaders", "check", str(library)]
