@@ -13,13 +13,15 @@ import json
 import logging
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from engine.params import ParamError, ParamSpec
 from engine.visuals.dialect_base import AUDIO_WIDTH
 from engine.visuals.isf_expr import Expr
+from engine.visuals.isf_lenient import RESERVED as FREE_IN_GLSL_1
+from engine.visuals.isf_lenient import rename
 from engine.visuals.shaders import ShaderError
 
 log = logging.getLogger("oneiric.isf")
@@ -67,11 +69,16 @@ def _name_problem(name: object) -> str:
 
 @dataclass(frozen=True, slots=True)
 class IsfInput:
-    name: str
+    name: str  # as the shader's code reads it: NAME, or NAME_ where GLSL 3.30 reserves NAME
     type: str  # an ISF TYPE: event, bool, long, float, point2D, color, image, audio, audioFFT
     spec: ParamSpec | None  # None for images and audio (textures, not params)
     values: tuple[int, ...] = ()  # long with VALUES: what each choice sends to the shader
     samples: int = 0  # audio / audioFFT: the texture's width (MAX, or AUDIO_WIDTH)
+
+    @property
+    def written(self) -> str:
+        """The NAME as the file writes it (its param's name; `$NAME` in PASSES sizes)."""
+        return self.spec.path[1:] if self.spec is not None else self.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,13 +138,18 @@ def parse(path: Path, text: str | None = None) -> IsfDoc:
     for name in names:
         if names.count(name) > 1:
             raise ShaderError(path, line_of("NAME", name), f"two inputs are named {name!r}")
-    scalars = {i.name for i in inputs if i.type in ("event", "bool", "long", "float")}
+    scalars = {i.written for i in inputs if i.type in ("event", "bool", "long", "float")}
     passes, buffers = _passes(path, top, line_of, scalars)
     for name in buffers:
         if name in names:
             raise ShaderError(path, line_of("TARGET", name), f"{name!r} is an input and a buffer")
     imported = _imported(path, top.get("IMPORTED"), line_of)
     vs = path.with_suffix(".vs")
+    vertex = vs.read_text(encoding="utf-8-sig", errors="replace") if vs.is_file() else None
+    for i in inputs:
+        if i.name != i.written:  # the code says `smooth`; its uniform is `smooth_`
+            code = rename(code, i.written)
+            vertex = rename(vertex, i.written) if vertex is not None else None
     return IsfDoc(
         path=path,
         version=str(top.get("ISFVSN") or "1.0"),
@@ -148,7 +160,7 @@ def parse(path: Path, text: str | None = None) -> IsfDoc:
         passes=passes,
         imported=imported,
         code=code,
-        vertex=vs.read_text(encoding="utf-8-sig", errors="replace") if vs.is_file() else None,
+        vertex=vertex,
         buffers=buffers,
     )
 
@@ -221,7 +233,10 @@ def _input(path: Path, item: object, line_of: Any) -> IsfInput:
     name, kind = item.get("NAME"), item.get("TYPE")
     line = line_of("NAME", name) if isinstance(name, str) else line_of("INPUTS")
     problem = _name_problem(name)
-    if problem:
+    # a name GLSL 1.20 leaves free (`smooth`, `filter`, `texture`, a function only since
+    # 1.30): its uniform is NAME_, its param keeps NAME
+    renamed = name in FREE_IN_GLSL_1 | {"texture"} and kind not in SAMPLER_TYPES
+    if problem and not renamed:
         raise ShaderError(path, line, f"input NAME {problem}")
     assert isinstance(name, str)
     if kind not in GLSL_TYPES:
@@ -230,7 +245,8 @@ def _input(path: Path, item: object, line_of: Any) -> IsfInput:
     # no LABEL: say whose input it is, so a listing or a client still tells it apart
     doc = str(item.get("LABEL") or f"{kind} input {name} of {path.name}")
     try:
-        return _typed_input(name, str(kind), item, doc)
+        typed = _typed_input(name, str(kind), item, doc)
+        return replace(typed, name=f"{name}_") if renamed else typed
     except (ValueError, ParamError) as exc:
         raise ShaderError(path, line, f"input {name}: {exc}") from None
 

@@ -57,7 +57,7 @@ class IsfProgram:
         self.inputs = tuple(i.spec for i in doc.inputs if i.spec is not None)
         # event inputs fire on the frame their value rises to 1; whoever sets them (OSC, a
         # cue) may set them back to 0 after the frame, so the next 1 fires again
-        self.events = tuple(f"/{i.name}" for i in doc.inputs if i.type == "event")
+        self.events = tuple(f"/{i.written}" for i in doc.inputs if i.type == "event")
         if not _MAIN.search(strip_comments(doc.code)):
             raise ShaderError(doc.path, 0, "an ISF shader defines void main()")
         samplers = [i.name for i in doc.inputs if i.type in SAMPLER_TYPES]
@@ -74,6 +74,11 @@ class IsfProgram:
         self._programs: list[tuple[moderngl.Program, moderngl.VertexArray]] = []
         self._copy: tuple[moderngl.Program, moderngl.VertexArray] | None = None
         self.notices: list[str] = []  # fix-ups made for a lenient compiler's code (isf_lenient)
+        self.notices += [
+            f"{doc.path.name}: input `{i.written}` is reserved in GLSL 3.30: renamed {i.name}"
+            for i in doc.inputs
+            if i.name != i.written
+        ]
         while True:
             try:
                 self._build(doc)
@@ -184,7 +189,7 @@ class IsfProgram:
             if value is not None:
                 uniforms[inp.name] = value
                 if not isinstance(value, tuple):
-                    env[inp.name] = float(value)
+                    env[inp.written] = float(value)
         for prog, _ in self._programs:
             for name, u in uniforms.items():
                 set_uniform(prog, name, u)

@@ -123,6 +123,36 @@ def test_glsl_1_texture_functions_still_work(gl, tmp_path):
     assert np.abs(img - load_test_card()[..., :3]).max() <= 1
 
 
+def test_inputs_named_what_glsl_3_30_reserves_keep_their_params(gl, tmp_path):
+    """Inputs named `smooth` and `texture` (free names in GLSL 1.20): their uniforms are
+    renamed in the .fs and the .vs, their params and `$NAME` in PASSES sizes keep the name."""
+    (tmp_path / "soft.vs").write_text(
+        "varying float gain;\nvoid main() { isf_vertShaderInit(); gain = smooth; }\n"
+    )
+    (tmp_path / "soft.fs").write_text(
+        '/*{"ISFVSN": "2", "INPUTS": [{"NAME": "inputImage", "TYPE": "image"},'
+        '{"NAME": "smooth", "TYPE": "float", "DEFAULT": 1.0},'
+        '{"NAME": "texture", "TYPE": "float", "MIN": 1.0, "MAX": 4.0, "DEFAULT": 2.0}],'
+        '"PASSES": [{"TARGET": "small", "WIDTH": "$WIDTH / $texture"}, {}]}*/\n'
+        "varying float gain;\n"
+        "void main() {\n"
+        "    if (PASSINDEX == 0) gl_FragColor = IMG_THIS_PIXEL(inputImage);\n"
+        "    else gl_FragColor = vec4(texture2D(small, isf_FragNormCoord).rgb * gain,"
+        " texture / 2.0);\n}\n"
+    )
+    prog = load_layer(gl, tmp_path / "soft.fs")
+    try:
+        assert [s.path for s in prog.inputs] == ["/smooth", "/texture"]
+        half = render(gl, prog, {"/smooth": 0.5}, size=(320, 180))[::-1]
+        sizes = {name: buf.size for name, buf in prog._buffers.items()}
+        notices = list(prog.notices)
+    finally:
+        prog.release()
+    assert sizes == {"small": (160, 180)}, "$texture in the pass size: 320 / 2"
+    assert np.abs(half - 0.5 * load_test_card()[..., :3]).mean() < 4
+    assert sorted(n.split("`")[1] for n in notices) == ["smooth", "texture"], notices
+
+
 def test_a_file_saved_on_windows_loads_bom_crlf_and_a_latin_1_credit(gl, tmp_path):
     path = tmp_path / "windows.fs"
     text = (
