@@ -98,16 +98,18 @@ def _tempo_tap(target: Target, args: Sequence[object]) -> None:
     target.tempo.tap(time.perf_counter())
 
 
-def _key_down(target: Target, args: Sequence[object]) -> None:
+def _key(args: Sequence[object]) -> int:
     if not args:
         raise ValueError("which key? (a code or a name: 65, A, space)")
-    target.show.keyboard.down(key_code(args[0]))
+    return key_code(args[0])
+
+
+def _key_down(target: Target, args: Sequence[object]) -> None:
+    target.show.keyboard.down(_key(args))
 
 
 def _key_up(target: Target, args: Sequence[object]) -> None:
-    if not args:
-        raise ValueError("which key? (a code or a name: 65, A, space)")
-    target.show.keyboard.up(key_code(args[0]))
+    target.show.keyboard.up(_key(args))
 
 
 _warned: set[str] = set()

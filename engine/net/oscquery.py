@@ -98,6 +98,9 @@ class OscQueryServer:
         self._methods: dict[str, Method] = {}
         self._tree = build_tree([])
         self._values: dict[str, tuple[Any, ...]] = {}  # the thumbnail's: (base64 JPEG,)
+        # the latest thumbnail, JPEG-encoded only when a listener or a GET wants it
+        self._thumbnail: Any = None
+        self._thumbnail_jpeg: bytes | None = None
         self._clients: set[_Client] = set()
         self._listeners: dict[str, set[_Client]] = {}
         self._web = {p.name: p for p in WEB_DIR.iterdir() if p.is_file()}
@@ -185,11 +188,12 @@ class OscQueryServer:
             for client in clients:
                 packets.setdefault(client, []).append(data)
         if update.thumbnail is not None:
-            jpeg = _jpeg(update.thumbnail)
-            self._values[THUMBNAIL] = (base64.b64encode(jpeg).decode("ascii"),)
-            data = osc_wire.message(THUMBNAIL, [jpeg])
-            for client in self._listeners.get(THUMBNAIL, ()):
-                packets.setdefault(client, []).append(data)
+            self._thumbnail, self._thumbnail_jpeg = update.thumbnail, None
+            self._values.pop(THUMBNAIL, None)
+            if self._listeners.get(THUMBNAIL):
+                data = osc_wire.message(THUMBNAIL, [self._jpeg()])
+                for client in self._listeners[THUMBNAIL]:
+                    packets.setdefault(client, []).append(data)
         for client, messages in packets.items():
             client.send(messages[0] if len(messages) == 1 else osc_wire.bundle(messages))
             self.counts["messages sent"] += len(messages)
@@ -213,10 +217,18 @@ class OscQueryServer:
             raise web.HTTPBadRequest(text=f"unknown attribute {query}")
         if query == "VALUE" and (node.method is None or not node.method.access & 1):
             return web.Response(status=204)  # nothing to read there
+        if THUMBNAIL not in self._values and self._thumbnail is not None:
+            self._values[THUMBNAIL] = (base64.b64encode(self._jpeg()).decode("ascii"),)
         full = node_json(node, self._values)
         if not query:
             return web.json_response(full)
         return web.json_response({query: full[query]} if query in full else {})
+
+    def _jpeg(self) -> bytes:
+        """The latest thumbnail as JPEG, encoded once."""
+        if self._thumbnail_jpeg is None:
+            self._thumbnail_jpeg = _jpeg(self._thumbnail)
+        return self._thumbnail_jpeg
 
     def host_info(self, request: web.Request | None = None) -> dict[str, Any]:
         info: dict[str, Any] = {"NAME": self.name, "EXTENSIONS": EXTENSIONS}

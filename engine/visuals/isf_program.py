@@ -138,7 +138,7 @@ class IsfProgram:
         in_vs = error.path.suffix == ".vs" and doc.vertex is not None
         code = doc.vertex if in_vs and doc.vertex is not None else doc.code
         word = reserved_name(code, error.line, error.message) if error.line else None
-        if word is not None and word not in {i.name for i in doc.inputs}:
+        if word is not None:  # inputs so named were renamed by the parser already
             # a name shared by the .fs and its .vs (a varying) is renamed in both
             where = f"{error.path.name}:{error.line}"
             self.notices.append(f"{where}: `{word}` is reserved in GLSL 3.30: renamed {word}_")

@@ -64,6 +64,13 @@ class Programs:
         # the show's textures a layer's channel may read (merge, dreamer/N): the show sets it
         self.images: Callable[[str], moderngl.Texture | None] = lambda source: None
         self._groups = self._build_groups()
+        self.sources = self._sources()
+
+    def _sources(self) -> set[str]:
+        """What the layers' channels read of the show: keyboard, merge, dreamer/N (a fading
+        old program's too). Taken once a frame, before the layers are drawn."""
+        progs = (*self._foreign.values(), *(f[0] for f in self._foreign_fading.values()))
+        return {s for p in progs for s in getattr(p, "sources", ())}
 
     @property
     def shaders(self) -> list[str]:
@@ -74,11 +81,6 @@ class Programs:
     def foreign(self) -> bool:
         """Are there ISF or Shadertoy layers (whose passes may carry state frame to frame)?"""
         return bool(self._foreign)
-
-    @property
-    def sources(self) -> set[str]:
-        """What the layers' channels read of the show: keyboard, merge, dreamer/N."""
-        return {s for p in self._foreign.values() for s in getattr(p, "sources", ())}
 
     def _plug(self, prog: LayerProgram) -> None:
         for source in getattr(prog, "sources", ()):
@@ -206,7 +208,8 @@ class Programs:
         t = shown.time
         self.layers.render(self._draws(t), time=t, dt=shown.dt, frame=shown.frame)
         get = self.params.get_vec
-        if self._keyboard_texture is not None or "keyboard" in self.sources:
+        self.sources = self._sources()
+        if "keyboard" in self.sources:
             self._keyboard().write(self.keyboard.state.tobytes())
         for i, prog in self._foreign.items():
             d = self.dreamers[i]
