@@ -52,6 +52,15 @@ def render(gl, prog, values=None, size=SIZE, audio=None) -> np.ndarray:
         stack.release()
 
 
+def draw_file(gl, path: Path) -> tuple[np.ndarray, list[str]]:
+    """A file's frame at the card's size, top row first, and the notices of its loading."""
+    prog = load_layer(gl, path)
+    try:
+        return render(gl, prog, size=(320, 180))[::-1], list(prog.notices)
+    finally:
+        prog.release()
+
+
 # the test card ---------------------------------------------------------------------------
 
 
@@ -115,11 +124,7 @@ def test_glsl_1_texture_functions_still_work(gl, tmp_path):
         "    vec4 b = texture2DProj(inputImage, vec3(vv_FragNormCoord, 1.0));\n"
         "    gl_FragColor = 0.5 * (a + b);\n}\n"
     )
-    prog = load_layer(gl, path)
-    try:
-        img = render(gl, prog, size=(320, 180))[::-1]
-    finally:
-        prog.release()
+    img, _ = draw_file(gl, path)
     assert np.abs(img - load_test_card()[..., :3]).max() <= 1
 
 
@@ -161,11 +166,7 @@ def test_a_file_saved_on_windows_loads_bom_crlf_and_a_latin_1_credit(gl, tmp_pat
         "void main() {\r\n    gl_FragColor = IMG_THIS_PIXEL(inputImage);\r\n}\r\n"
     )
     path.write_bytes(b"\xef\xbb\xbf" + text.encode("latin-1"))  # a BOM, then not UTF-8
-    prog = load_layer(gl, path)
-    try:
-        img = render(gl, prog, size=(320, 180))[::-1]
-    finally:
-        prog.release()
+    img, _ = draw_file(gl, path)
     assert np.abs(img - load_test_card()[..., :3]).max() <= 1
 
 
@@ -260,12 +261,7 @@ def test_names_glsl_1_leaves_free_are_renamed_in_the_fs_and_its_vs(gl, tmp_path)
         "    gl_FragColor = filter(smooth);\n}\n"
     )
     (tmp_path / "soft.fs").write_text(fs)
-    prog = load_layer(gl, tmp_path / "soft.fs")
-    try:
-        img = render(gl, prog, size=(320, 180))[::-1]
-        notices = list(prog.notices)
-    finally:
-        prog.release()
+    img, notices = draw_file(gl, tmp_path / "soft.fs")
     assert sorted(n.split("`")[1] for n in notices) == ["common", "filter", "smooth"], notices
     assert np.abs(img - load_test_card()[..., :3]).max() <= 1, "the picture, unchanged"
     assert (tmp_path / "soft.fs").read_text() == fs
